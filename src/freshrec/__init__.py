@@ -1,0 +1,32 @@
+"""freshrec: a real-time recommendation engine where every event changes the next answer."""
+
+from freshrec.config import EngineConfig
+from freshrec.engine import Engine
+from freshrec.errors import (
+    FreshrecError,
+    ReadError,
+    StoreError,
+    UnknownItemError,
+    UnknownScenarioError,
+    ValidationError,
+)
+from freshrec.types import Event, IngestResult, Item, Recommendation, User
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Engine",
+    "EngineConfig",
+    "Event",
+    "FreshrecError",
+    "IngestResult",
+    "Item",
+    "ReadError",
+    "Recommendation",
+    "StoreError",
+    "UnknownItemError",
+    "UnknownScenarioError",
+    "User",
+    "ValidationError",
+    "__version__",
+]

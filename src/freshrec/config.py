@@ -1,0 +1,165 @@
+"""One settings tree, nested per stage. Units are in the names.
+
+Defaults were chosen on the first half of the MovieLens-100K stream only (see
+``docs/benchmarks.md``); the second half's figures are reported beside them so the defaults
+are not fitted to the data they are judged on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from freshrec.errors import ValidationError
+from freshrec.types import BUILTIN_EVENT_TYPES
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EventsConfig(_Section):
+    """How much each event type says about a user's interest.
+
+    Weights scale co-visitation and popularity. Types with a negative weight (dislike) exclude
+    the item for that user. ``positive_types`` and ratings at or above ``rating_positive_min``
+    are the preference signal the factor models learn from.
+    """
+
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "view": 0.5,
+            "click": 1.0,
+            "like": 2.0,
+            "dislike": -1.0,
+            "cart": 2.0,
+            "purchase": 3.0,
+            "rating": 1.0,
+        }
+    )
+    positive_types: frozenset[str] = frozenset({"click", "like", "cart", "purchase"})
+    rating_positive_min: float = 4.0
+
+    @model_validator(mode="after")
+    def _builtins_present(self) -> EventsConfig:
+        missing = [t for t in BUILTIN_EVENT_TYPES if t not in self.weights]
+        if missing:
+            raise ValueError(f"events.weights lacks built-in types: {missing}")
+        unknown = self.positive_types - self.weights.keys()
+        if unknown:
+            raise ValueError(f"events.positive_types names undeclared types: {sorted(unknown)}")
+        return self
+
+
+class StoreConfig(_Section):
+    """Durable storage. ``synchronous_full`` fsyncs every commit (one per ingest batch)."""
+
+    synchronous_full: bool = True
+    busy_timeout_ms: int = 5_000
+
+
+class HistoryConfig(_Section):
+    """Per-user online state kept in memory."""
+
+    max_recent_events: int = 200
+
+
+class TrendingConfig(_Section):
+    """Exponentially time-decayed popularity."""
+
+    half_life_seconds: float = 7 * 86_400.0
+
+
+class CoVisitationConfig(_Section):
+    """Item-to-item co-visitation within a user's recent window.
+
+    Each new event is paired with the user's previous ``window_events`` items; the pair weight
+    decays by ``window_decay`` per step back in the window. Scores for a user sum the rows of
+    their last ``window_events`` items, newer ones weighted up by ``recency_decay``, and divide
+    by ``(item_count + 1) ** popularity_exponent`` so blockbusters do not swamp every row.
+    Below ``dense_max_items`` items the matrix is a dense array (fast reads); above, sparse rows
+    capped at ``max_neighbors`` entries each.
+    """
+
+    window_events: int = 10
+    window_decay: float = 1.0
+    recency_decay: float = 0.9
+    popularity_exponent: float = 0.5
+    dense_max_items: int = 4_096
+    max_neighbors: int = 400
+
+
+class FactorsConfig(_Section):
+    """Implicit-feedback matrix factorisation (``implicit`` ALS) with per-event fold-in."""
+
+    factors: int = 32
+    regularization: float = 10.0
+    alpha: float = 4.0
+    iterations: int = 15
+    seed: int = 0
+    fold_in_max_items: int = 300
+    fold_in_cache_users: int = 20_000
+
+
+class EaseConfig(_Section):
+    """EASE item-item regression; only trained when the catalogue is small enough."""
+
+    l2: float = 500.0
+    max_items: int = 5_000
+    profile_events: int = 10
+
+
+class TrainingConfig(_Section):
+    """Background retraining. ``retrain_every_events`` = 0 disables automatic retrains."""
+
+    retrain_every_events: int = 5_000
+    min_events: int = 1_000
+
+
+class BlendConfig(_Section):
+    """Weights of each source in the ``home`` scenario (each source's scores scaled to [0, 1])."""
+
+    covisitation: float = 1.0
+    factors: float = 0.5
+    ease: float = 0.0
+    trending: float = 0.0
+
+
+class EngineConfig(_Section):
+    """The whole settings tree."""
+
+    events: EventsConfig = EventsConfig()
+    store: StoreConfig = StoreConfig()
+    history: HistoryConfig = HistoryConfig()
+    trending: TrendingConfig = TrendingConfig()
+    covisitation: CoVisitationConfig = CoVisitationConfig()
+    factors: FactorsConfig = FactorsConfig()
+    ease: EaseConfig = EaseConfig()
+    training: TrainingConfig = TrainingConfig()
+    blend: BlendConfig = BlendConfig()
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> EngineConfig:
+        """Load settings from a JSON file; raises ``ValidationError`` on unknown keys."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EngineConfig:
+        """Build settings from nested dicts; raises ``ValidationError`` naming the bad key."""
+        from pydantic import ValidationError as PydanticError
+
+        try:
+            return cls.model_validate(data)
+        except PydanticError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValidationError(first["msg"], where) from None
+
+    def is_positive(self, kind: str, value: float | None) -> bool:
+        """Whether an event of this type/value is a positive preference signal."""
+        if kind == "rating":
+            return value is not None and value >= self.events.rating_positive_min
+        return kind in self.events.positive_types

@@ -1,0 +1,58 @@
+"""Named exceptions: every bad input surfaces as one of these, never as a bare KeyError."""
+
+from __future__ import annotations
+
+
+class FreshrecError(Exception):
+    """Base class of every error freshrec raises on purpose."""
+
+
+class ValidationError(FreshrecError, ValueError):
+    """An input record is malformed. ``field`` names the offending field (or ``None``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class UnknownItemError(FreshrecError, KeyError):
+    """An operation names an item the engine has never seen."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(item_id)
+        self.item_id = item_id
+
+    def __str__(self) -> str:
+        return f"unknown item_id {self.item_id!r}"
+
+
+class UnknownScenarioError(FreshrecError, KeyError):
+    """A request names a scenario that is not configured."""
+
+    def __init__(self, scenario: str, known: list[str]) -> None:
+        super().__init__(scenario)
+        self.scenario = scenario
+        self.known = known
+
+    def __str__(self) -> str:
+        return f"unknown scenario {self.scenario!r}; configured: {', '.join(self.known)}"
+
+
+class StoreError(FreshrecError):
+    """The durable store failed or holds data this version cannot read."""
+
+
+class ReadError(FreshrecError):
+    """A whole input file is unreadable (or, with ``strict``, has a bad row)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"line {self.line}: {base}" if self.line is not None else base

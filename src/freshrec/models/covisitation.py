@@ -1,0 +1,171 @@
+"""Item-to-item co-visitation, updated per event.
+
+Each event of weight ``w`` on item ``i`` is paired with the user's previous items in the
+window; the pair ``(h, i)`` gains ``w * window_decay**steps_back`` in both directions.
+Small catalogues use a dense matrix (a user's score is a handful of row sums); large ones use
+sparse rows capped at ``max_neighbors`` entries, pruned to the strongest, so memory and read
+cost stay bounded.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from freshrec.config import CoVisitationConfig
+from freshrec.models.base import EventBatch, FloatArray, ScoringModel
+
+
+class CoVisitation(ScoringModel):
+    """Co-visitation counts with a per-user recent window; scores normalised by popularity."""
+
+    name = "covisitation"
+
+    def __init__(self, config: CoVisitationConfig) -> None:
+        self.config = config
+        self._reset()
+
+    def _reset(self) -> None:
+        self._dense: FloatArray | None = np.zeros((0, 0), dtype=np.float32)
+        self._rows: list[dict[int, float]] = []
+        self._counts = np.zeros(0, dtype=np.float64)
+        self._windows: dict[int, deque[int]] = {}
+        steps = np.arange(self.config.window_events, 0, -1, dtype=np.float64) - 1
+        # Weight of the k-th newest item in a window of full length, oldest first.
+        self._pair_weights = self.config.window_decay**steps
+        self._recency_weights = self.config.recency_decay**steps
+
+    @property
+    def n_items(self) -> int:
+        """Number of item slots the model holds."""
+        return len(self._counts)
+
+    def _grow(self, n_items: int) -> None:
+        if n_items <= len(self._counts):
+            return
+        capacity = max(n_items, 2 * len(self._counts), 64)
+        if self._dense is not None and n_items <= self.config.dense_max_items:
+            capacity = min(capacity, self.config.dense_max_items)
+        counts = np.zeros(capacity, dtype=np.float64)
+        counts[: len(self._counts)] = self._counts
+        self._counts = counts
+        if self._dense is not None and capacity > self.config.dense_max_items:
+            self._to_sparse()
+        if self._dense is not None:
+            dense = np.zeros((capacity, capacity), dtype=np.float32)
+            old = self._dense.shape[0]
+            dense[:old, :old] = self._dense
+            self._dense = dense
+        else:
+            self._rows.extend({} for _ in range(capacity - len(self._rows)))
+
+    def _to_sparse(self) -> None:
+        assert self._dense is not None
+        self._rows = []
+        for row in self._dense:
+            nz = np.flatnonzero(row)
+            self._rows.append(dict(zip(nz.tolist(), row[nz].tolist(), strict=True)))
+        self._dense = None
+        for idx in range(len(self._rows)):
+            self._prune(idx)
+
+    def _prune(self, idx: int) -> None:
+        row = self._rows[idx]
+        keep = self.config.max_neighbors
+        if len(row) > keep:
+            strongest = sorted(row.items(), key=lambda kv: kv[1], reverse=True)[:keep]
+            self._rows[idx] = dict(strongest)
+
+    def fit(self, events: EventBatch) -> None:
+        """Rebuild counts from scratch."""
+        self._reset()
+        self.partial_fit(events)
+
+    def partial_fit(self, events: EventBatch) -> None:
+        """Add each event's pairs with the user's window, then extend the window."""
+        if len(events):
+            self._grow(int(events.iidx.max()) + 1)
+        size = self.config.window_events
+        for uidx, iidx, weight in zip(
+            events.uidx.tolist(), events.iidx.tolist(), events.weight.tolist(), strict=True
+        ):
+            if weight <= 0:
+                continue
+            window = self._windows.get(uidx)
+            if window is None:
+                window = self._windows[uidx] = deque(maxlen=size)
+            if window:
+                self._add_pairs(list(window), iidx, weight)
+            self._counts[iidx] += weight
+            window.append(iidx)
+
+    def _add_pairs(self, history: list[int], iidx: int, weight: float) -> None:
+        pair = self._pair_weights[-len(history) :] * weight
+        if self._dense is not None:
+            # Fancy-index += drops repeats of the same item; np.add.at keeps them.
+            np.add.at(self._dense, (history, iidx), pair)
+            np.add.at(self._dense, (iidx, history), pair)
+            return
+        row_i = self._rows[iidx]
+        for h, w in zip(history, pair.tolist(), strict=True):
+            row_h = self._rows[h]
+            row_h[iidx] = row_h.get(iidx, 0.0) + w
+            row_i[h] = row_i.get(h, 0.0) + w
+            if len(row_h) > 1.25 * self.config.max_neighbors:
+                self._prune(h)
+        if len(row_i) > 1.25 * self.config.max_neighbors:
+            self._prune(iidx)
+
+    def _rows_sum(self, items: list[int], weights: FloatArray, n_items: int) -> FloatArray:
+        out = np.zeros(n_items, dtype=np.float64)
+        m = min(n_items, len(self._counts))
+        if self._dense is not None:
+            out[:m] = weights @ self._dense[items, :m]
+            return out
+        for h, w in zip(items, weights.tolist(), strict=True):
+            row = self._rows[h]
+            if row:
+                keys = np.fromiter(row.keys(), dtype=np.int64, count=len(row))
+                vals = np.fromiter(row.values(), dtype=np.float64, count=len(row))
+                keep = keys < n_items
+                np.add.at(out, keys[keep], vals[keep] * w)
+        return out
+
+    def _normalise(self, scores: FloatArray) -> FloatArray:
+        m = min(len(scores), len(self._counts))
+        scores[:m] /= (self._counts[:m] + 1.0) ** self.config.popularity_exponent
+        return scores
+
+    def window(self, uidx: int) -> list[int]:
+        """Return the user's recent window, oldest first."""
+        return list(self._windows.get(uidx, ()))
+
+    def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
+        """Sum the window's rows, newer items weighted up; None for users with no window."""
+        items = self.window(uidx)
+        if not items:
+            return None
+        weights = self._recency_weights[-len(items) :]
+        return self._normalise(self._rows_sum(items, weights, n_items))
+
+    def score_item(self, iidx: int, n_items: int) -> FloatArray | None:
+        """Return the item's co-visitation row, normalised; None for unknown items."""
+        if iidx >= len(self._counts) or self._counts[iidx] == 0:
+            return None
+        return self._normalise(self._rows_sum([iidx], np.ones(1), n_items))
+
+    def strongest_links(self, items: list[int], targets: list[int]) -> list[int | None]:
+        """Return, per target, which of ``items`` co-occurs most with it (for explanations)."""
+        if not items or not targets:
+            return [None] * len(targets)
+        if self._dense is not None:
+            block = self._dense[np.ix_(items, targets)]
+            best = block.argmax(axis=0)
+            return [items[b] if block[b, col] > 0 else None for col, b in enumerate(best.tolist())]
+        links: list[int | None] = []
+        for target in targets:
+            weights = [self._rows[h].get(target, 0.0) for h in items]
+            top = max(range(len(items)), key=weights.__getitem__)
+            links.append(items[top] if weights[top] > 0 else None)
+        return links

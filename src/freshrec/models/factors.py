@@ -1,0 +1,214 @@
+"""Implicit-feedback matrix factorisation: batch ALS from ``implicit``, online fold-in ours.
+
+``fit`` trains item factors with ``implicit``'s ALS on the positive events. Between fits:
+- a user's vector is the closed-form ALS solution against the current item factors, given
+  that user's positives so far (the same step ALS itself takes), recomputed lazily the first
+  time the user is scored after a new positive event, and cached;
+- an item that was not in the last fit gets a vector from the users who liked it, by the
+  symmetric closed-form step, so it can be recommended before the next retrain.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+import numpy as np
+import scipy.sparse as sp
+
+from freshrec.config import FactorsConfig
+from freshrec.models.base import EventBatch, FloatArray, ScoringModel
+
+
+class ImplicitFactors(ScoringModel):
+    """ALS item factors with per-user and per-new-item fold-in."""
+
+    name = "factors"
+
+    def __init__(self, config: FactorsConfig) -> None:
+        self.config = config
+        self._profiles: dict[int, dict[int, None]] = {}  # uidx -> positive items, ordered
+        self._item_users: dict[int, list[int]] = {}  # iidx -> users, only for untrained items
+        self._item_factors = np.zeros((0, config.factors), dtype=np.float64)
+        self._trained = np.zeros(0, dtype=np.bool_)
+        self._gram = np.zeros((config.factors, config.factors))
+        self._user_gram = np.zeros((config.factors, config.factors))
+        self._user_cache: OrderedDict[int, FloatArray] = OrderedDict()
+        self._stale_items: set[int] = set()
+        self.fitted = False
+
+    # -- training ---------------------------------------------------------------------------
+
+    def fit(self, events: EventBatch) -> None:
+        """Train ALS on the positives in ``events`` and reset the online profiles."""
+        self._profiles = {}
+        self._item_users = {}
+        self._user_cache.clear()
+        self._record(events, track_new_items=False)
+        pos = events.positive
+        n_users = int(events.uidx.max()) + 1 if len(events) else 0
+        n_items = int(events.iidx.max()) + 1 if len(events) else 0
+        if not pos.any():
+            k = self.config.factors
+            self.set_item_factors(np.zeros((n_items, k)), np.zeros(n_items, bool), np.zeros((k, k)))
+            return
+        matrix = sp.csr_matrix(
+            (np.ones(int(pos.sum()), dtype=np.float32), (events.uidx[pos], events.iidx[pos])),
+            shape=(n_users, n_items),
+        )
+        matrix.data[:] = 1.0  # duplicates summed by csr_matrix: keep preference binary
+        item_factors, user_gram = self._train_als(matrix)
+        self.set_item_factors(item_factors, np.asarray(matrix.sum(axis=0) > 0)[0], user_gram)
+
+    def _train_als(self, matrix: sp.csr_matrix) -> tuple[FloatArray, FloatArray]:
+        # implicit reads its thread count at import; keep BLAS to one thread per worker on a
+        # small box so training in the background does not starve request handling.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        model = AlternatingLeastSquares(
+            factors=self.config.factors,
+            regularization=self.config.regularization,
+            alpha=self.config.alpha,
+            iterations=self.config.iterations,
+            random_state=self.config.seed,
+            num_threads=1,
+            calculate_training_loss=False,
+        )
+        model.fit(matrix, show_progress=False)
+        users = np.asarray(model.user_factors, dtype=np.float64)
+        return np.asarray(model.item_factors, dtype=np.float64), users.T @ users
+
+    def set_item_factors(
+        self, factors: FloatArray, trained: np.ndarray, user_gram: FloatArray
+    ) -> None:
+        """Install a trained model.
+
+        Args:
+            factors: item factors, shape [n_items, n_factors].
+            trained: bool mask, shape [n_items]: rows the fit produced (others are folded in).
+            user_gram: ``U.T @ U`` of the fit's user factors, shape [n_factors, n_factors],
+                needed to fold in new items exactly as ALS would.
+        """
+        self._user_gram = np.array(user_gram, dtype=np.float64)
+        self._item_factors = np.array(factors, dtype=np.float64)
+        self._trained = np.array(trained, dtype=np.bool_)
+        rows = self._item_factors[self._trained]
+        self._gram = rows.T @ rows
+        self._user_cache.clear()
+        self._item_users = {}
+        for uidx, items in self._profiles.items():
+            for iidx in items:
+                if not self._is_trained(iidx):
+                    self._item_users.setdefault(iidx, []).append(uidx)
+        self._stale_items = set(self._item_users)
+        self.fitted = True
+
+    def trained_state(self) -> tuple[FloatArray, np.ndarray, FloatArray]:
+        """Return (factors, trained mask, user gram): what ``set_item_factors`` restores."""
+        return self._item_factors.copy(), self._trained.copy(), self._user_gram.copy()
+
+    def _is_trained(self, iidx: int) -> bool:
+        return iidx < len(self._trained) and bool(self._trained[iidx])
+
+    def partial_fit(self, events: EventBatch) -> None:
+        """Record new positives; affected users and new items are re-folded when next read."""
+        self._record(events, track_new_items=True)
+
+    def _record(self, events: EventBatch, track_new_items: bool) -> None:
+        for uidx, iidx, positive in zip(
+            events.uidx.tolist(), events.iidx.tolist(), events.positive.tolist(), strict=True
+        ):
+            if not positive:
+                continue
+            profile = self._profiles.setdefault(uidx, {})
+            if iidx in profile:
+                continue
+            profile[iidx] = None
+            self._user_cache.pop(uidx, None)
+            if track_new_items and not self._is_trained(iidx):
+                self._item_users.setdefault(iidx, []).append(uidx)
+                self._stale_items.add(iidx)
+
+    # -- fold-in ------------------------------------------------------------------------------
+
+    def _solve(self, gram: FloatArray, vectors: FloatArray) -> FloatArray:
+        """One ALS half-step: the row whose positives have ``vectors`` as counterparts.
+
+        ``gram`` is the Gram matrix of all counterpart vectors (the ``YtY`` trick of Hu et al.).
+        """
+        alpha, k = self.config.alpha, self.config.factors
+        lhs = gram + alpha * (vectors.T @ vectors) + self.config.regularization * np.eye(k)
+        rhs = (1.0 + alpha) * vectors.sum(axis=0)
+        return np.linalg.solve(lhs, rhs)
+
+    def user_vector(self, uidx: int) -> FloatArray | None:
+        """Return the user's folded-in vector, or None without positives on known items."""
+        cached = self._user_cache.get(uidx)
+        if cached is not None:
+            self._user_cache.move_to_end(uidx)
+            return cached
+        profile = self._profiles.get(uidx)
+        if not profile or not self.fitted:
+            return None
+        items = list(profile)[-self.config.fold_in_max_items :]
+        items = [i for i in items if i < len(self._trained) and self._trained[i]]
+        if not items:
+            return None
+        vector = self._solve(self._gram, self._item_factors[items])
+        self._user_cache[uidx] = vector
+        if len(self._user_cache) > self.config.fold_in_cache_users:
+            self._user_cache.popitem(last=False)
+        return vector
+
+    def _refresh_new_items(self) -> None:
+        """Give untrained items with positives a vector from their users' vectors."""
+        if not self._stale_items:
+            return
+        stale, self._stale_items = self._stale_items, set()
+        needed = max(stale) + 1
+        if needed > len(self._item_factors):
+            grown = np.zeros((needed, self.config.factors))
+            grown[: len(self._item_factors)] = self._item_factors
+            self._item_factors = grown
+            trained = np.zeros(needed, dtype=np.bool_)
+            trained[: len(self._trained)] = self._trained
+            self._trained = trained
+        for iidx in stale:
+            users = [self.user_vector(u) for u in self._item_users.get(iidx, ())]
+            vectors = [v for v in users if v is not None]
+            if vectors:
+                self._item_factors[iidx] = self._solve(self._user_gram, np.asarray(vectors))
+
+    # -- scoring ------------------------------------------------------------------------------
+
+    def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
+        """Return ``item_factors @ user_vector`` for every item; None before the first fit."""
+        if not self.fitted:
+            return None
+        self._refresh_new_items()
+        vector = self.user_vector(uidx)
+        if vector is None:
+            return None
+        out = np.zeros(n_items, dtype=np.float64)
+        m = min(n_items, len(self._item_factors))
+        out[:m] = self._item_factors[:m] @ vector
+        return out
+
+    def score_item(self, iidx: int, n_items: int) -> FloatArray | None:
+        """Return cosine similarity of item factors; None for items without a vector."""
+        if not self.fitted:
+            return None
+        self._refresh_new_items()
+        if iidx >= len(self._item_factors):
+            return None
+        target = self._item_factors[iidx]
+        norm = np.linalg.norm(target)
+        if norm == 0:
+            return None
+        out = np.zeros(n_items, dtype=np.float64)
+        m = min(n_items, len(self._item_factors))
+        rows = self._item_factors[:m]
+        norms = np.linalg.norm(rows, axis=1) * norm
+        np.divide(rows @ target, norms, out=out[:m], where=norms > 0)
+        return out

@@ -1,0 +1,43 @@
+"""Trending: exponentially time-decayed popularity, the cold-start answer."""
+
+from __future__ import annotations
+
+from freshrec.config import TrendingConfig
+from freshrec.models.base import EventBatch, FloatArray, ScoringModel
+from freshrec.state.popularity import DecayedPopularity
+
+
+class Trending(ScoringModel):
+    """Scores every item by decayed popularity; the same list for every user."""
+
+    name = "trending"
+
+    def __init__(self, config: TrendingConfig) -> None:
+        self.config = config
+        self._popularity = DecayedPopularity(config.half_life_seconds)
+
+    def fit(self, events: EventBatch) -> None:
+        """Recount from scratch."""
+        self._popularity = DecayedPopularity(self.config.half_life_seconds)
+        self.partial_fit(events)
+
+    def partial_fit(self, events: EventBatch) -> None:
+        """Count each event with a positive weight."""
+        add = self._popularity.add
+        for iidx, timestamp, weight in zip(
+            events.iidx.tolist(), events.timestamp.tolist(), events.weight.tolist(), strict=True
+        ):
+            if weight > 0:
+                add(iidx, timestamp, weight)
+
+    def scores(self, n_items: int) -> FloatArray:
+        """Return decayed popularity, shape [n_items]."""
+        return self._popularity.scores(n_items)
+
+    def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
+        """Return the global trending scores (independent of the user)."""
+        return self.scores(n_items)
+
+    def score_item(self, iidx: int, n_items: int) -> FloatArray | None:
+        """Trending says nothing about item similarity."""
+        return None

@@ -1,0 +1,61 @@
+"""The event log as growable column arrays in memory, for fast retraining.
+
+Reading millions of events back from the store for every retrain would cost far more than the
+training itself; these columns are the same log, already mapped to dense indices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from freshrec.models.base import EventBatch
+
+
+class EventColumns:
+    """Append-only columns ``uidx, iidx, weight, timestamp, positive`` (int32/float32 inside)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._n = 0
+        self._uidx = np.zeros(capacity, dtype=np.int32)
+        self._iidx = np.zeros(capacity, dtype=np.int32)
+        self._weight = np.zeros(capacity, dtype=np.float32)
+        self._timestamp = np.zeros(capacity, dtype=np.float64)
+        self._positive = np.zeros(capacity, dtype=np.bool_)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _reserve(self, extra: int) -> None:
+        need = self._n + extra
+        if need <= len(self._uidx):
+            return
+        capacity = max(need, 2 * len(self._uidx))
+        for name in ("_uidx", "_iidx", "_weight", "_timestamp", "_positive"):
+            old = getattr(self, name)
+            new = np.zeros(capacity, dtype=old.dtype)
+            new[: self._n] = old[: self._n]
+            setattr(self, name, new)
+
+    def append(self, batch: EventBatch) -> None:
+        """Append a batch at the end of the log."""
+        k = len(batch)
+        self._reserve(k)
+        s = slice(self._n, self._n + k)
+        self._uidx[s] = batch.uidx
+        self._iidx[s] = batch.iidx
+        self._weight[s] = batch.weight
+        self._timestamp[s] = batch.timestamp
+        self._positive[s] = batch.positive
+        self._n += k
+
+    def slice(self, start: int = 0, stop: int | None = None) -> EventBatch:
+        """Return events ``[start, stop)`` as a batch of copies (int64/float64 columns)."""
+        stop = self._n if stop is None else min(stop, self._n)
+        s = slice(start, stop)
+        return EventBatch(
+            self._uidx[s].astype(np.int64),
+            self._iidx[s].astype(np.int64),
+            self._weight[s].astype(np.float64),
+            self._timestamp[s].copy(),
+            self._positive[s].copy(),
+        )

@@ -1,0 +1,6 @@
+"""Durable storage behind a small protocol."""
+
+from freshrec.store.base import Store
+from freshrec.store.sqlite import SqliteStore
+
+__all__ = ["SqliteStore", "Store"]

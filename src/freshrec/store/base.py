@@ -1,0 +1,79 @@
+"""The storage protocol every backend implements (SQLite now, Postgres later).
+
+A backend is the durable source of truth: the append-only event log (with increasing
+offsets and idempotency by ``event_id``), the catalogue, the users, and small named blobs
+(model artifacts). Online state is always rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol
+
+from freshrec.types import Event, Item, User
+
+
+class Store(Protocol):
+    """Durable storage. Every write method returns only once its data is durable."""
+
+    def append_events(self, events: Sequence[Event]) -> list[bool]:
+        """Append events atomically; return, per event, True if new and False if a duplicate.
+
+        An event is a duplicate when its ``event_id`` was stored before or appears earlier in
+        the same batch. Events without an ``event_id`` are always new.
+        """
+        ...
+
+    def iter_events(
+        self, after_offset: int = 0, batch_size: int = 10_000
+    ) -> Iterator[list[tuple[int, Event]]]:
+        """Yield ``(offset, event)`` batches in offset order, starting after ``after_offset``."""
+        ...
+
+    def last_offset(self) -> int:
+        """Return the offset of the newest event (0 when the log is empty)."""
+        ...
+
+    def count_events(self) -> int:
+        """Return how many events the log holds."""
+        ...
+
+    def upsert_items(self, items: Iterable[Item]) -> int:
+        """Insert or replace items by ``item_id``; return how many were written."""
+        ...
+
+    def get_item(self, item_id: str) -> Item | None:
+        """Return the item, or None when unknown."""
+        ...
+
+    def iter_items(self) -> Iterator[Item]:
+        """Yield every item in insertion order."""
+        ...
+
+    def count_items(self) -> int:
+        """Return how many items the catalogue holds."""
+        ...
+
+    def upsert_users(self, users: Iterable[User]) -> int:
+        """Insert or replace users by ``user_id``; return how many were written."""
+        ...
+
+    def get_user(self, user_id: str) -> User | None:
+        """Return the user, or None when unknown."""
+        ...
+
+    def count_users(self) -> int:
+        """Return how many user profiles are stored."""
+        ...
+
+    def put_blob(self, name: str, data: bytes) -> None:
+        """Store a named blob durably, replacing any earlier one."""
+        ...
+
+    def get_blob(self, name: str) -> bytes | None:
+        """Return a named blob, or None."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release resources; the store is unusable afterwards."""
+        ...

@@ -1,0 +1,71 @@
+"""Fitting the batch models, and running that in the background without blocking answers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from freshrec.config import EngineConfig
+from freshrec.models import Ease, ImplicitFactors
+from freshrec.models.base import EventBatch
+
+log = logging.getLogger(__name__)
+
+
+def fit_batch_models(config: EngineConfig, events: EventBatch) -> tuple[ImplicitFactors, Ease]:
+    """Fit fresh factor and EASE models on ``events``; neither touches live state.
+
+    A model whose blend weight is zero is not trained (it would never be read).
+    """
+    factors = ImplicitFactors(config.factors)
+    if config.blend.factors > 0:
+        factors.fit(events)
+    ease = Ease(config.ease)
+    if config.blend.ease > 0:
+        ease.fit(events)
+    else:
+        ease.partial_fit(events)
+    return factors, ease
+
+
+class BackgroundTrainer:
+    """Runs one training job at a time on a daemon thread.
+
+    ``request`` starts a job unless one is already running (a retrain that is asked for while
+    another runs would train on nearly the same log, so it is dropped, not queued).
+    """
+
+    def __init__(self, train: Callable[[], object]) -> None:
+        self._train = train
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.last_error: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether a job is in progress."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def request(self) -> bool:
+        """Start a training job; return False when one is already running."""
+        with self._lock:
+            if self.running:
+                return False
+            self._thread = threading.Thread(target=self._run, name="freshrec-trainer", daemon=True)
+            self._thread.start()
+            return True
+
+    def _run(self) -> None:
+        try:
+            self._train()
+            self.last_error = None
+        except Exception as exc:  # a failed retrain keeps the serving model: log, don't crash
+            self.last_error = exc
+            log.exception("background training failed; the current model stays in service")
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the running job (if any) finishes."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)

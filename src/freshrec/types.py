@@ -1,0 +1,277 @@
+"""The shared vocabulary: events, items, users, recommendations, and their validation.
+
+Every record that enters freshrec (Python API, HTTP, file import) passes through the
+``parse_*`` functions here, so one set of rules decides what is valid and every error
+names the field at fault.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from freshrec.errors import ValidationError
+
+MAX_ID_LENGTH = 256
+# Clock skew we tolerate between a client and the engine before calling a timestamp "future".
+MAX_FUTURE_SKEW_SECONDS = 86_400.0
+BUILTIN_EVENT_TYPES = ("view", "click", "like", "dislike", "cart", "purchase", "rating")
+EVENT_FIELDS = frozenset(
+    {"user_id", "item_id", "type", "timestamp", "value", "event_id", "recommendation_id"}
+)
+ITEM_FIELDS = frozenset(
+    {"item_id", "title", "text", "categories", "properties", "created_at", "vector", "available"}
+)
+USER_FIELDS = frozenset({"user_id", "properties", "text"})
+
+
+class Event(NamedTuple):
+    """One behaviour event. ``timestamp`` is unix seconds (float)."""
+
+    user_id: str
+    item_id: str
+    type: str
+    timestamp: float
+    value: float | None = None
+    event_id: str | None = None
+    recommendation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A catalogue entry. ``available=False`` hides it from every answer but keeps its history."""
+
+    item_id: str
+    title: str = ""
+    text: str = ""
+    categories: tuple[str, ...] = ()
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    created_at: float | None = None
+    vector: tuple[float, ...] | None = None
+    available: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the item as a JSON-ready dict (the shape ``upsert_items`` accepts)."""
+        return {
+            "item_id": self.item_id,
+            "title": self.title,
+            "text": self.text,
+            "categories": list(self.categories),
+            "properties": dict(self.properties),
+            "created_at": self.created_at,
+            "vector": list(self.vector) if self.vector is not None else None,
+            "available": self.available,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user profile; ``text`` states tastes in words (used for cold start)."""
+
+    user_id: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the user as a JSON-ready dict."""
+        return {"user_id": self.user_id, "properties": dict(self.properties), "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """One recommended item. ``why`` lists the sources that put it here, strongest first."""
+
+    item_id: str
+    score: float
+    why: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the recommendation as a JSON-ready dict."""
+        return {"item_id": self.item_id, "score": self.score, "why": list(self.why)}
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """Outcome of one ingest call. ``errors`` holds ``(index, message)`` per rejected event."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def check_id(value: Any, name: str) -> str:
+    """Return ``value`` if it is a usable external id, else raise ``ValidationError``.
+
+    Ids are non-empty strings of at most 256 characters with no control characters.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(f"must be a string, got {type(value).__name__}", name)
+    if not value:
+        raise ValidationError("must not be empty", name)
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(f"longer than {MAX_ID_LENGTH} characters", name)
+    if not value.isprintable():
+        raise ValidationError("contains control characters", name)
+    return value
+
+
+def parse_timestamp(value: Any, name: str = "timestamp") -> float:
+    """Return unix seconds from a number or an ISO-8601 string (naive means UTC)."""
+    if isinstance(value, bool):
+        raise ValidationError("must be unix seconds or ISO-8601, got a boolean", name)
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValidationError(f"not unix seconds or ISO-8601: {value!r}", name) from None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            seconds = parsed.timestamp()
+    else:
+        raise ValidationError(f"must be unix seconds or ISO-8601, got {type(value).__name__}", name)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValidationError("must be a finite, non-negative time", name)
+    return seconds
+
+
+def _optional_str(raw: Mapping[str, Any], name: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    return check_id(value, name)
+
+
+def _reject_unknown(raw: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = raw.keys() - allowed
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(f"unknown {what} field", name)
+
+
+def parse_event(
+    raw: Mapping[str, Any],
+    known_types: Iterable[str] | Mapping[str, float],
+    now: float | None = None,
+) -> Event:
+    """Validate one event record and return it as an ``Event``.
+
+    A missing timestamp means "now". Raises ``ValidationError`` naming the field at fault:
+    unknown fields, bad ids, unknown type, future or malformed timestamps, a rating without a
+    numeric value.
+    """
+    if not isinstance(raw, Mapping):
+        raise ValidationError(f"an event must be an object, got {type(raw).__name__}")
+    _reject_unknown(raw, EVENT_FIELDS, "event")
+    user_id = check_id(raw.get("user_id"), "user_id")
+    item_id = check_id(raw.get("item_id"), "item_id")
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in known_types:
+        raise ValidationError(f"unknown event type {kind!r}", "type")
+    current = time.time() if now is None else now
+    stamp = raw.get("timestamp")
+    timestamp = current if stamp is None else parse_timestamp(stamp)
+    if timestamp > current + MAX_FUTURE_SKEW_SECONDS:
+        raise ValidationError("is more than a day in the future", "timestamp")
+    value = raw.get("value")
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValidationError("must be a number", "value")
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValidationError(f"must be a number, got {value!r}", "value") from None
+        if not math.isfinite(value):
+            raise ValidationError("must be finite", "value")
+    elif kind == "rating":
+        raise ValidationError("a rating event needs a numeric value", "value")
+    return Event(
+        user_id,
+        item_id,
+        kind,
+        timestamp,
+        value,
+        _optional_str(raw, "event_id"),
+        _optional_str(raw, "recommendation_id"),
+    )
+
+
+def _string_list(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        # CSV files carry categories as "a|b|c".
+        value = [part for part in value.split("|") if part]
+    if not isinstance(value, list | tuple):
+        raise ValidationError("must be a list of strings", name)
+    return tuple(check_id(v, name) for v in value)
+
+
+def _text(raw: Mapping[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError(f"must be a string, got {type(value).__name__}", name)
+    return value
+
+
+def _properties(raw: Mapping[str, Any]) -> dict[str, Any]:
+    value = raw.get("properties")
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError("must be an object", "properties")
+    return dict(value)
+
+
+def parse_item(raw: Mapping[str, Any]) -> Item:
+    """Validate one item record and return it as an ``Item``; raises ``ValidationError``."""
+    if not isinstance(raw, Mapping):
+        raise ValidationError(f"an item must be an object, got {type(raw).__name__}")
+    _reject_unknown(raw, ITEM_FIELDS, "item")
+    vector = raw.get("vector")
+    if vector is not None:
+        if not isinstance(vector, list | tuple) or not vector:
+            raise ValidationError("must be a non-empty list of numbers", "vector")
+        try:
+            vector = tuple(float(v) for v in vector)
+        except (TypeError, ValueError):
+            raise ValidationError("must be a non-empty list of numbers", "vector") from None
+        if not all(math.isfinite(v) for v in vector):
+            raise ValidationError("must be finite numbers", "vector")
+    created = raw.get("created_at")
+    available = raw.get("available", True)
+    if not isinstance(available, bool):
+        raise ValidationError("must be a boolean", "available")
+    return Item(
+        item_id=check_id(raw.get("item_id"), "item_id"),
+        title=_text(raw, "title"),
+        text=_text(raw, "text"),
+        categories=_string_list(raw.get("categories"), "categories"),
+        properties=_properties(raw),
+        created_at=None if created is None else parse_timestamp(created, "created_at"),
+        vector=vector,
+        available=available,
+    )
+
+
+def parse_user(raw: Mapping[str, Any]) -> User:
+    """Validate one user record and return it as a ``User``; raises ``ValidationError``."""
+    if not isinstance(raw, Mapping):
+        raise ValidationError(f"a user must be an object, got {type(raw).__name__}")
+    _reject_unknown(raw, USER_FIELDS, "user")
+    return User(
+        user_id=check_id(raw.get("user_id"), "user_id"),
+        properties=_properties(raw),
+        text=_text(raw, "text"),
+    )
