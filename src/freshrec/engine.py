@@ -14,6 +14,7 @@ This is the only place that wires store, state, models and scenarios together.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,8 +34,8 @@ from freshrec.scenarios import Blend, ModelSet
 from freshrec.state import IdVocabulary, UserHistories
 from freshrec.state.catalog import CatalogIndex
 from freshrec.state.columns import EventColumns
-from freshrec.store import SqliteStore, Store
-from freshrec.training import BackgroundTrainer, ModelArtifact, fit_batch_models
+from freshrec.store import MemoryStore, SqliteStore, Store
+from freshrec.training import BackgroundTrainer, BatchWeights, ModelArtifact, fit_batch_models
 from freshrec.types import (
     Event,
     IngestResult,
@@ -106,7 +107,7 @@ class Engine:
         """
         config = config or EngineConfig()
         if path is None:
-            store: Store = SqliteStore(None, config.store)
+            store: Store = MemoryStore()
         else:
             directory = Path(path)
             directory.mkdir(parents=True, exist_ok=True)
@@ -242,47 +243,51 @@ class Engine:
     def train(self) -> str:
         """Retrain the batch models on the whole log and swap them in; return the version.
 
-        Answers keep flowing from the current models while the fit runs; events that arrive
-        meanwhile are replayed into the new models before the swap, so none is missed.
+        The fit runs on a snapshot of the log while answers keep flowing from the current
+        weights; the new weights are then installed into the live models, whose per-user
+        state already holds every event that arrived meanwhile (those fold in as usual).
         """
         with self._train_lock:
             with self._lock:
                 seen = len(self._columns)
                 events = self._columns.slice(0, seen)
-                item_ids = self._items.ids()
-            factors, ease = fit_batch_models(self.config, events)
+            weights = fit_batch_models(self.config, events)
+            version = f"v{seen}"
             with self._lock:
-                catch_up = self._columns.slice(seen)
-                factors.partial_fit(catch_up)
-                ease.partial_fit(catch_up)
-                version = f"v{seen}"
-                self._models = ModelSet(
-                    self._models.covisitation, self._models.trending, factors, ease, version
-                )
-                self._trained_through = seen
-            self._save(version, seen, item_ids, factors, ease)
+                self._install_weights(weights, version)
+                item_ids = self._items.ids()
+            self._save(version, weights, item_ids)
             return version
 
-    def _save(
-        self, version: str, seen: int, item_ids: list[str], factors: ImplicitFactors, ease: Ease
-    ) -> None:
-        item_factors, trained, user_gram = factors.trained_state()
-        n = len(item_factors)
+    def _install_weights(self, weights: BatchWeights, version: str) -> None:
+        models = self._models
+        if weights.factors is not None:
+            models.factors.set_item_factors(*weights.factors)
+        models.ease.set_weights(weights.ease)
+        self._models = dataclasses.replace(models, version=version)
+        self._trained_through = weights.events
+
+    def _save(self, version: str, weights: BatchWeights, item_ids: list[str]) -> None:
+        k = self.config.factors.factors
+        n = max(
+            len(weights.factors[0]) if weights.factors is not None else 0,
+            len(weights.ease) if weights.ease is not None else 0,
+        )
+        item_factors, trained, user_gram = np.zeros((n, k)), np.zeros(n, np.bool_), np.eye(k) * 0
+        if weights.factors is not None:
+            rows = len(weights.factors[0])
+            item_factors[:rows], trained[:rows], user_gram = weights.factors
         artifact = ModelArtifact(
-            version, seen, item_ids[:n], item_factors, trained, user_gram, ease.weights()
+            version, weights.events, item_ids[:n], item_factors, trained, user_gram, weights.ease
         )
         self.store.put_blob(MODEL_BLOB, artifact.to_bytes())
 
     def _install(self, artifact: ModelArtifact) -> None:
         """Install a saved model version over state already rebuilt from the log."""
         item_factors, trained, ease_weights = artifact.remap(self._items)
-        factors, ease = self._models.factors, self._models.ease
-        factors.set_item_factors(item_factors, trained, artifact.user_gram)
-        ease.set_weights(ease_weights)
-        self._models = ModelSet(
-            self._models.covisitation, self._models.trending, factors, ease, artifact.version
-        )
-        self._trained_through = artifact.trained_through
+        factors = (item_factors, trained, artifact.user_gram) if trained.any() else None
+        weights = BatchWeights(artifact.trained_through, factors, ease_weights)
+        self._install_weights(weights, artifact.version)
 
     def wait_for_training(self, timeout: float | None = None) -> None:
         """Block until a background retrain (if running) has finished."""
@@ -320,6 +325,7 @@ class Engine:
         scenario: str = scenarios.HOME,
         exclude: Iterable[str] | None = None,
         category: str | None = None,
+        explain: bool = True,
     ) -> list[Recommendation]:
         """Return up to ``n`` items for the user, best first, with scores and reasons.
 
@@ -344,7 +350,7 @@ class Engine:
                 result = scenarios.home(models, self.config.blend, uidx, allowed)
             if result is None or not result.parts:
                 result = scenarios.cold(models, allowed)
-            return self._answer(result, allowed, n, uidx)
+            return self._answer(result, allowed, n, uidx, explain)
 
     def similar(
         self, item_id: str, n: int = 10, exclude: Iterable[str] | None = None
@@ -391,11 +397,16 @@ class Engine:
         return [rec for _, _, rec in scored]
 
     def _answer(
-        self, result: Blend, allowed: npt.NDArray[np.bool_], n: int, uidx: int | None
+        self,
+        result: Blend,
+        allowed: npt.NDArray[np.bool_],
+        n: int,
+        uidx: int | None,
+        explain: bool = True,
     ) -> list[Recommendation]:
         scores = np.where(result.scores > 0, result.scores, -np.inf) + self._catalog.tie_break
         chosen = top_n(scores, n, allowed).tolist()
-        whys = self._why(result, chosen, uidx)
+        whys = self._why(result, chosen, uidx) if explain else [()] * len(chosen)
         return [
             Recommendation(self._items.id_of(i), float(result.scores[i]), why)
             for i, why in zip(chosen, whys, strict=True)

@@ -94,7 +94,8 @@ def replay(
                 and event.item_id not in seen
                 and config.is_positive(event.type, event.value)
             ):
-                ranked = [r.item_id for r in engine.recommend(event.user_id, k, scenario)]
+                recs = engine.recommend(event.user_id, k, scenario, explain=False)
+                ranked = [r.item_id for r in recs]
                 hit = event.item_id in ranked
                 report.evaluated += 1
                 report.hits += hit

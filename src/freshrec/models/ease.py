@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
 from freshrec.config import EaseConfig
@@ -23,7 +24,7 @@ class Ease(ScoringModel):
 
     def __init__(self, config: EaseConfig) -> None:
         self.config = config
-        self._weights: FloatArray | None = None
+        self._weights: npt.NDArray[np.float32] | None = None
         self._windows: dict[int, deque[int]] = {}
 
     @property
@@ -32,14 +33,20 @@ class Ease(ScoringModel):
         return self._weights is not None
 
     def fit(self, events: EventBatch) -> None:
-        """Solve EASE on the positives; skipped (unfitted) above ``max_items`` items."""
+        """Solve EASE on the positives and rebuild the profile windows."""
         self._windows = {}
         self.partial_fit(events)
+        self.set_weights(self.solve(events))
+
+    def solve(self, events: EventBatch) -> npt.NDArray[np.float32] | None:
+        """Return EASE weights for ``events`` without touching live state.
+
+        None above ``max_items`` items (too big to invert) or without positives.
+        """
         n_items = int(events.iidx.max()) + 1 if len(events) else 0
         pos = events.positive
         if n_items == 0 or n_items > self.config.max_items or not pos.any():
-            self._weights = None
-            return
+            return None
         n_users = int(events.uidx.max()) + 1
         matrix = sp.csr_matrix(
             (np.ones(int(pos.sum())), (events.uidx[pos], events.iidx[pos])),
@@ -51,13 +58,13 @@ class Ease(ScoringModel):
         inverse = np.linalg.inv(gram)
         weights = -inverse / np.diag(inverse)
         weights[np.diag_indices(n_items)] = 0.0
-        self.set_weights(weights)
+        return weights.astype(np.float32)
 
-    def set_weights(self, weights: FloatArray | None) -> None:
+    def set_weights(self, weights: npt.NDArray[np.floating] | None) -> None:
         """Install a weight matrix, shape [n_items, n_items] (or None to unfit)."""
         self._weights = None if weights is None else np.asarray(weights, dtype=np.float32)
 
-    def weights(self) -> FloatArray | None:
+    def weights(self) -> npt.NDArray[np.float32] | None:
         """Return the installed weight matrix (for saving), or None."""
         return self._weights
 

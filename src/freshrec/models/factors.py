@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from freshrec.config import FactorsConfig
 from freshrec.models.base import EventBatch, FloatArray, ScoringModel
+
+
+@dataclass(slots=True)
+class _FoldIn:
+    """A user's cached normal equations; ``vector`` is their solution, None when stale."""
+
+    lhs: FloatArray
+    rhs: FloatArray
+    n_items: int
+    vector: FloatArray | None = None
 
 
 class ImplicitFactors(ScoringModel):
@@ -33,7 +44,7 @@ class ImplicitFactors(ScoringModel):
         self._trained = np.zeros(0, dtype=np.bool_)
         self._gram = np.zeros((config.factors, config.factors))
         self._user_gram = np.zeros((config.factors, config.factors))
-        self._user_cache: OrderedDict[int, FloatArray] = OrderedDict()
+        self._user_cache: OrderedDict[int, _FoldIn] = OrderedDict()
         self._stale_items: set[int] = set()
         self.fitted = False
 
@@ -45,20 +56,29 @@ class ImplicitFactors(ScoringModel):
         self._item_users = {}
         self._user_cache.clear()
         self._record(events, track_new_items=False)
+        self.set_item_factors(*self.solve(events))
+
+    def solve(self, events: EventBatch) -> tuple[FloatArray, np.ndarray, FloatArray]:
+        """Train ALS on ``events`` without touching this model's live state.
+
+        Returns:
+            ``(item_factors [n_items, k], trained mask [n_items], user_gram [k, k])``, the
+            arguments of ``set_item_factors``: the background trainer solves on a snapshot
+            and installs the result into the live model, whose profiles are already current.
+        """
         pos = events.positive
         n_users = int(events.uidx.max()) + 1 if len(events) else 0
         n_items = int(events.iidx.max()) + 1 if len(events) else 0
+        k = self.config.factors
         if not pos.any():
-            k = self.config.factors
-            self.set_item_factors(np.zeros((n_items, k)), np.zeros(n_items, bool), np.zeros((k, k)))
-            return
+            return np.zeros((n_items, k)), np.zeros(n_items, bool), np.zeros((k, k))
         matrix = sp.csr_matrix(
             (np.ones(int(pos.sum()), dtype=np.float32), (events.uidx[pos], events.iidx[pos])),
             shape=(n_users, n_items),
         )
         matrix.data[:] = 1.0  # duplicates summed by csr_matrix: keep preference binary
         item_factors, user_gram = self._train_als(matrix)
-        self.set_item_factors(item_factors, np.asarray(matrix.sum(axis=0) > 0)[0], user_gram)
+        return item_factors, np.asarray(matrix.sum(axis=0) > 0)[0], user_gram
 
     def _train_als(self, matrix: sp.csr_matrix) -> tuple[FloatArray, FloatArray]:
         # implicit reads its thread count at import; keep BLAS to one thread per worker on a
@@ -125,29 +145,61 @@ class ImplicitFactors(ScoringModel):
             if iidx in profile:
                 continue
             profile[iidx] = None
-            self._user_cache.pop(uidx, None)
+            self._extend_fold_in(uidx, iidx)
             if track_new_items and not self._is_trained(iidx):
                 self._item_users.setdefault(iidx, []).append(uidx)
                 self._stale_items.add(iidx)
 
     # -- fold-in ------------------------------------------------------------------------------
 
-    def _solve(self, gram: FloatArray, vectors: FloatArray) -> FloatArray:
-        """One ALS half-step: the row whose positives have ``vectors`` as counterparts.
+    def _system(self, gram: FloatArray, vectors: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The normal equations of one ALS half-step for a row with these positives.
 
-        ``gram`` is the Gram matrix of all counterpart vectors (the ``YtY`` trick of Hu et al.).
+        ``gram`` is the Gram matrix of all counterpart vectors (the ``YtY`` trick of Hu et al.):
+        ``(G + α VᵀV + λI) x = (1 + α) Σ v``.
         """
         alpha, k = self.config.alpha, self.config.factors
         lhs = gram + alpha * (vectors.T @ vectors) + self.config.regularization * np.eye(k)
-        rhs = (1.0 + alpha) * vectors.sum(axis=0)
-        return np.linalg.solve(lhs, rhs)
+        return lhs, (1.0 + alpha) * vectors.sum(axis=0)
+
+    def _solve(self, gram: FloatArray, vectors: FloatArray) -> FloatArray:
+        lhs, rhs = self._system(gram, vectors)
+        return np.asarray(np.linalg.solve(lhs, rhs), dtype=np.float64)
+
+    def _extend_fold_in(self, uidx: int, iidx: int) -> None:
+        """Add one positive to a cached user system (a rank-one update, O(k²)).
+
+        Users not in the cache, or whose profile outgrew ``fold_in_max_items`` (then only the
+        newest items count), are rebuilt from scratch on their next read instead.
+        """
+        cached = self._user_cache.get(uidx)
+        if cached is None:
+            return
+        if not self._is_trained(iidx):
+            return
+        if cached.n_items >= self.config.fold_in_max_items:
+            del self._user_cache[uidx]
+            return
+        y = self._item_factors[iidx]
+        cached.lhs += self.config.alpha * np.outer(y, y)
+        cached.rhs += (1.0 + self.config.alpha) * y
+        cached.n_items += 1
+        cached.vector = None
 
     def user_vector(self, uidx: int) -> FloatArray | None:
         """Return the user's folded-in vector, or None without positives on known items."""
         cached = self._user_cache.get(uidx)
-        if cached is not None:
+        if cached is None:
+            cached = self._build_fold_in(uidx)
+            if cached is None:
+                return None
+        else:
             self._user_cache.move_to_end(uidx)
-            return cached
+        if cached.vector is None:
+            cached.vector = np.asarray(np.linalg.solve(cached.lhs, cached.rhs), np.float64)
+        return cached.vector
+
+    def _build_fold_in(self, uidx: int) -> _FoldIn | None:
         profile = self._profiles.get(uidx)
         if not profile or not self.fitted:
             return None
@@ -155,11 +207,11 @@ class ImplicitFactors(ScoringModel):
         items = [i for i in items if i < len(self._trained) and self._trained[i]]
         if not items:
             return None
-        vector = self._solve(self._gram, self._item_factors[items])
-        self._user_cache[uidx] = vector
+        lhs, rhs = self._system(self._gram, self._item_factors[items])
+        cached = self._user_cache[uidx] = _FoldIn(lhs, rhs, len(items))
         if len(self._user_cache) > self.config.fold_in_cache_users:
             self._user_cache.popitem(last=False)
-        return vector
+        return cached
 
     def _refresh_new_items(self) -> None:
         """Give untrained items with positives a vector from their users' vectors."""

@@ -28,7 +28,7 @@ class ModelArtifact:
     item_factors: FloatArray  # shape [n_items, n_factors]
     trained: npt.NDArray[np.bool_]  # shape [n_items]
     user_gram: FloatArray  # shape [n_factors, n_factors]
-    ease_weights: FloatArray | None  # shape [n_items, n_items] or None
+    ease_weights: npt.NDArray[np.float32] | None  # shape [n_items, n_items] or None
 
     def to_bytes(self) -> bytes:
         """Serialise to ``.npz`` bytes (no pickle)."""
@@ -64,7 +64,9 @@ class ModelArtifact:
         except (OSError, KeyError, ValueError) as exc:
             raise StoreError(f"damaged model artifact: {exc}") from exc
 
-    def remap(self, vocabulary: IdVocabulary) -> tuple[FloatArray, np.ndarray, FloatArray | None]:
+    def remap(
+        self, vocabulary: IdVocabulary
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_], npt.NDArray[np.float32] | None]:
         """Return factors, trained mask and EASE weights re-indexed onto ``vocabulary``.
 
         Items the artifact lacks get zero rows (untrained); items the vocabulary lacks are

@@ -5,28 +5,37 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from freshrec.config import EngineConfig
 from freshrec.models import Ease, ImplicitFactors
-from freshrec.models.base import EventBatch
+from freshrec.models.base import EventBatch, FloatArray
 
 log = logging.getLogger(__name__)
 
 
-def fit_batch_models(config: EngineConfig, events: EventBatch) -> tuple[ImplicitFactors, Ease]:
-    """Fit fresh factor and EASE models on ``events``; neither touches live state.
+@dataclass(frozen=True, slots=True)
+class BatchWeights:
+    """What one retrain produces: ALS factors and EASE weights for a log prefix."""
+
+    events: int
+    factors: tuple[FloatArray, np.ndarray, FloatArray] | None
+    ease: npt.NDArray[np.float32] | None
+
+
+def fit_batch_models(config: EngineConfig, events: EventBatch) -> BatchWeights:
+    """Solve the batch models on ``events`` (a snapshot); live state is not touched.
 
     A model whose blend weight is zero is not trained (it would never be read).
     """
-    factors = ImplicitFactors(config.factors)
+    factors = None
     if config.blend.factors > 0:
-        factors.fit(events)
-    ease = Ease(config.ease)
-    if config.blend.ease > 0:
-        ease.fit(events)
-    else:
-        ease.partial_fit(events)
-    return factors, ease
+        factors = ImplicitFactors(config.factors).solve(events)
+    ease = Ease(config.ease).solve(events) if config.blend.ease > 0 else None
+    return BatchWeights(len(events), factors, ease)
 
 
 class BackgroundTrainer:
