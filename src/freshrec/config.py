@@ -93,12 +93,17 @@ class CoVisitationConfig(_Section):
 
 
 class FactorsConfig(_Section):
-    """Implicit-feedback matrix factorisation (``implicit`` ALS) with per-event fold-in."""
+    """Implicit-feedback matrix factorisation (``implicit`` ALS) with per-event fold-in.
+
+    Retrains start from the previous item factors and run ``warm_start_iterations`` sweeps
+    (0 = always train from scratch with ``iterations``).
+    """
 
     factors: int = 32
     regularization: float = 10.0
     alpha: float = 4.0
     iterations: int = 15
+    warm_start_iterations: int = 5
     seed: int = 0
     fold_in_max_items: int = 300
     fold_in_cache_users: int = 20_000

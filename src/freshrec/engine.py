@@ -251,7 +251,9 @@ class Engine:
             with self._lock:
                 seen = len(self._columns)
                 events = self._columns.slice(0, seen)
-            weights = fit_batch_models(self.config, events)
+                models = self._models
+                previous = models.factors.trained_state()[0] if models.factors.fitted else None
+            weights = fit_batch_models(self.config, events, previous)
             version = f"v{seen}"
             with self._lock:
                 self._install_weights(weights, version)
@@ -404,8 +406,10 @@ class Engine:
         uidx: int | None,
         explain: bool = True,
     ) -> list[Recommendation]:
-        scores = np.where(result.scores > 0, result.scores, -np.inf) + self._catalog.tie_break
-        chosen = top_n(scores, n, allowed).tolist()
+        # Blends are zero outside ``allowed``, so the positive scores are the candidates.
+        candidates = np.flatnonzero(result.scores > 0)
+        ranked = top_n(result.scores[candidates] + self._catalog.tie_break[candidates], n)
+        chosen = candidates[ranked].tolist()
         whys = self._why(result, chosen, uidx) if explain else [()] * len(chosen)
         return [
             Recommendation(self._items.id_of(i), float(result.scores[i]), why)

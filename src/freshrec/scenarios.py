@@ -88,8 +88,9 @@ def home(
         (CoVisitation.name, weights.covisitation, models.covisitation.score_user(uidx, n_items)),
         (ImplicitFactors.name, weights.factors, models.factors.score_user(uidx, n_items)),
         (Ease.name, weights.ease, models.ease.score_user(uidx, n_items)),
-        (Trending.name, weights.trending, models.trending.scores(n_items)),
     ]
+    if weights.trending > 0:
+        sources.append((Trending.name, weights.trending, models.trending.scores(n_items)))
     return blend(sources, allowed)
 
 

@@ -87,6 +87,10 @@ def replay(
     with Engine.open(None, config, background_training=False) as engine:
         if items:
             engine.upsert_items(item.to_dict() for item in items)
+        # Events are ingested lazily, all at once right before the next question: the engine
+        # then holds exactly the events that precede it, as the protocol demands, but pays the
+        # per-call overhead once per question instead of once per event.
+        pending: list[dict[str, Any]] = []
         for position, event in enumerate(ordered):
             seen = interacted.get(event.user_id)
             if (
@@ -94,6 +98,9 @@ def replay(
                 and event.item_id not in seen
                 and config.is_positive(event.type, event.value)
             ):
+                if pending:
+                    engine.ingest(pending)
+                    pending = []
                 recs = engine.recommend(event.user_id, k, scenario, explain=False)
                 ranked = [r.item_id for r in recs]
                 hit = event.item_id in ranked
@@ -103,9 +110,11 @@ def replay(
                 half = report.halves[0 if position < middle else 1]
                 half[0] += hit
                 half[1] += 1
-            engine.ingest([event._asdict()])
+            pending.append(event._asdict())
             interacted.setdefault(event.user_id, set()).add(event.item_id)
             if progress is not None and position % 1000 == 999:
                 progress(1000)
+        if pending:
+            engine.ingest(pending)
     report.seconds = time.perf_counter() - start
     return report

@@ -58,8 +58,14 @@ class ImplicitFactors(ScoringModel):
         self._record(events, track_new_items=False)
         self.set_item_factors(*self.solve(events))
 
-    def solve(self, events: EventBatch) -> tuple[FloatArray, np.ndarray, FloatArray]:
+    def solve(
+        self, events: EventBatch, warm_start: FloatArray | None = None
+    ) -> tuple[FloatArray, np.ndarray, FloatArray]:
         """Train ALS on ``events`` without touching this model's live state.
+
+        With ``warm_start`` (the previous item factors, shape [n_old_items, k]) ALS starts from
+        them and runs ``warm_start_iterations`` sweeps instead of ``iterations``: a retrain on a
+        log that grew a little converges in a few sweeps from where the last one ended.
 
         Returns:
             ``(item_factors [n_items, k], trained mask [n_items], user_gram [k, k])``, the
@@ -77,10 +83,12 @@ class ImplicitFactors(ScoringModel):
             shape=(n_users, n_items),
         )
         matrix.data[:] = 1.0  # duplicates summed by csr_matrix: keep preference binary
-        item_factors, user_gram = self._train_als(matrix)
+        item_factors, user_gram = self._train_als(matrix, warm_start)
         return item_factors, np.asarray(matrix.sum(axis=0) > 0)[0], user_gram
 
-    def _train_als(self, matrix: sp.csr_matrix) -> tuple[FloatArray, FloatArray]:
+    def _train_als(
+        self, matrix: sp.csr_matrix, warm_start: FloatArray | None
+    ) -> tuple[FloatArray, FloatArray]:
         # implicit reads its thread count at import; keep BLAS to one thread per worker on a
         # small box so training in the background does not starve request handling.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -90,11 +98,21 @@ class ImplicitFactors(ScoringModel):
             factors=self.config.factors,
             regularization=self.config.regularization,
             alpha=self.config.alpha,
-            iterations=self.config.iterations,
+            iterations=self.config.iterations
+            if warm_start is None
+            else self.config.warm_start_iterations,
             random_state=self.config.seed,
             num_threads=1,
             calculate_training_loss=False,
         )
+        if warm_start is not None:
+            # implicit solves users from items first, so seeding the items is enough.
+            n_items = matrix.shape[1]
+            rng = np.random.default_rng(self.config.seed)
+            start = rng.random((n_items, self.config.factors), dtype=np.float32) * 0.01
+            rows = min(n_items, len(warm_start))
+            start[:rows] = warm_start[:rows]
+            model.item_factors = start
         model.fit(matrix, show_progress=False)
         users = np.asarray(model.user_factors, dtype=np.float64)
         return np.asarray(model.item_factors, dtype=np.float64), users.T @ users

@@ -26,14 +26,18 @@ class BatchWeights:
     ease: npt.NDArray[np.float32] | None
 
 
-def fit_batch_models(config: EngineConfig, events: EventBatch) -> BatchWeights:
+def fit_batch_models(
+    config: EngineConfig, events: EventBatch, previous: FloatArray | None = None
+) -> BatchWeights:
     """Solve the batch models on ``events`` (a snapshot); live state is not touched.
 
+    ``previous`` (the serving item factors) warm-starts ALS when warm starts are enabled.
     A model whose blend weight is zero is not trained (it would never be read).
     """
     factors = None
     if config.blend.factors > 0:
-        factors = ImplicitFactors(config.factors).solve(events)
+        warm = previous if config.factors.warm_start_iterations > 0 else None
+        factors = ImplicitFactors(config.factors).solve(events, warm)
     ease = Ease(config.ease).solve(events) if config.blend.ease > 0 else None
     return BatchWeights(len(events), factors, ease)
 
