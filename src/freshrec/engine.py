@@ -28,7 +28,7 @@ from freshrec import scenarios
 from freshrec.config import EngineConfig
 from freshrec.errors import UnknownItemError, UnknownScenarioError, ValidationError
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
-from freshrec.models.base import EventBatch
+from freshrec.models.base import EventBatch, ScoringModel
 from freshrec.retrieval import top_n
 from freshrec.scenarios import Blend, ModelSet
 from freshrec.state import IdVocabulary, UserHistories
@@ -224,9 +224,18 @@ class Engine:
             rows.append((uidx, iidx, weight, e.timestamp, positive))
         batch = EventBatch.from_rows(rows)
         self._columns.append(batch)
-        models = self._models
-        for model in (models.covisitation, models.trending, models.factors, models.ease):
+        for model in self._online_models():
             model.partial_fit(batch)
+
+    def _online_models(self) -> list[ScoringModel]:
+        """Models whose per-event state is read somewhere (zero-weight sources are skipped)."""
+        models, blend = self._models, self.config.blend
+        chosen: list[ScoringModel] = [models.covisitation, models.trending]
+        if blend.factors > 0:
+            chosen.append(models.factors)
+        if blend.ease > 0:
+            chosen.append(models.ease)
+        return chosen
 
     # -- training -----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ cost stay bounded.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 
 import numpy as np
 import numpy.typing as npt
@@ -29,12 +29,14 @@ class CoVisitation(ScoringModel):
 
     def _reset(self) -> None:
         self._dense: npt.NDArray[np.float32] | None = np.zeros((0, 0), dtype=np.float32)
-        self._rows: list[dict[int, float]] = []
+        self._rows: list[defaultdict[int, float]] = []
+        # Rows may overshoot max_neighbors by a quarter before a prune, so pruning is rare.
+        self._prune_limit = int(1.25 * self.config.max_neighbors)
         self._counts = np.zeros(0, dtype=np.float64)
         self._windows: dict[int, deque[int]] = {}
         steps = np.arange(self.config.window_events, 0, -1, dtype=np.float64) - 1
         # Weight of the k-th newest item in a window of full length, oldest first.
-        self._pair_weights = self.config.window_decay**steps
+        self._pair_weight_list = (self.config.window_decay**steps).tolist()
         self._recency_weights = self.config.recency_decay**steps
 
     @property
@@ -59,14 +61,14 @@ class CoVisitation(ScoringModel):
             dense[:old, :old] = self._dense
             self._dense = dense
         else:
-            self._rows.extend({} for _ in range(capacity - len(self._rows)))
+            self._rows.extend(defaultdict(float) for _ in range(capacity - len(self._rows)))
 
     def _to_sparse(self) -> None:
         assert self._dense is not None
         self._rows = []
         for row in self._dense:
             nz = np.flatnonzero(row)
-            self._rows.append(dict(zip(nz.tolist(), row[nz].tolist(), strict=True)))
+            self._rows.append(defaultdict(float, zip(nz.tolist(), row[nz].tolist(), strict=True)))
         self._dense = None
         for idx in range(len(self._rows)):
             self._prune(idx)
@@ -76,7 +78,7 @@ class CoVisitation(ScoringModel):
         keep = self.config.max_neighbors
         if len(row) > keep:
             strongest = sorted(row.items(), key=lambda kv: kv[1], reverse=True)[:keep]
-            self._rows[idx] = dict(strongest)
+            self._rows[idx] = defaultdict(float, strongest)
 
     def fit(self, events: EventBatch) -> None:
         """Rebuild counts from scratch."""
@@ -102,23 +104,24 @@ class CoVisitation(ScoringModel):
             window.append(iidx)
 
     def _add_pairs(self, history: list[int], iidx: int, weight: float) -> None:
-        pair = self._pair_weights[-len(history) :] * weight
+        pair = [w * weight for w in self._pair_weight_list[-len(history) :]]
         if self._dense is not None:
             # A scalar loop beats np.add.at for a ten-item window (and, unlike fancy-index +=,
             # counts an item that repeats within the window once per occurrence).
             dense = self._dense
-            for h, w in zip(history, pair.tolist(), strict=True):
+            for h, w in zip(history, pair, strict=True):
                 dense[h, iidx] += w
                 dense[iidx, h] += w
             return
-        row_i = self._rows[iidx]
-        for h, w in zip(history, pair.tolist(), strict=True):
-            row_h = self._rows[h]
-            row_h[iidx] = row_h.get(iidx, 0.0) + w
-            row_i[h] = row_i.get(h, 0.0) + w
-            if len(row_h) > 1.25 * self.config.max_neighbors:
+        rows, limit = self._rows, self._prune_limit
+        row_i = rows[iidx]
+        for h, w in zip(history, pair, strict=True):
+            row_h = rows[h]
+            row_h[iidx] += w
+            row_i[h] += w
+            if len(row_h) > limit:
                 self._prune(h)
-        if len(row_i) > 1.25 * self.config.max_neighbors:
+        if len(row_i) > limit:
             self._prune(iidx)
 
     def _rows_sum(self, items: list[int], weights: FloatArray, n_items: int) -> FloatArray:
