@@ -47,9 +47,11 @@ class Blend:
         totals = block.sum(axis=0)
         out: list[list[tuple[str, float]]] = []
         for col, total in enumerate(totals.tolist()):
+            if total <= 0:
+                out.append([])
+                continue
             shares = [(names[r], float(block[r, col]) / total) for r in range(len(names))]
-            positive = [ns for ns in shares if ns[1] > 0] if total > 0 else []
-            out.append(sorted(positive, key=lambda ns: -ns[1]))
+            out.append(sorted((ns for ns in shares if ns[1] > 0), key=lambda ns: -ns[1]))
         return out
 
 

@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from implicit.cpu.als import AlternatingLeastSquares
+from threadpoolctl import threadpool_limits
 
 from freshrec.config import FactorsConfig
 from freshrec.models.base import EventBatch, FloatArray, ScoringModel
@@ -89,31 +90,30 @@ class ImplicitFactors(ScoringModel):
     def _train_als(
         self, matrix: sp.csr_matrix, warm_start: FloatArray | None
     ) -> tuple[FloatArray, FloatArray]:
-        # implicit reads its thread count at import; keep BLAS to one thread per worker on a
-        # small box so training in the background does not starve request handling.
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-        from implicit.cpu.als import AlternatingLeastSquares
-
-        model = AlternatingLeastSquares(
-            factors=self.config.factors,
-            regularization=self.config.regularization,
-            alpha=self.config.alpha,
-            iterations=self.config.iterations
-            if warm_start is None
-            else self.config.warm_start_iterations,
-            random_state=self.config.seed,
-            num_threads=1,
-            calculate_training_loss=False,
-        )
+        iterations = self.config.iterations
+        start = None
         if warm_start is not None:
             # implicit solves users from items first, so seeding the items is enough.
+            iterations = self.config.warm_start_iterations
             n_items = matrix.shape[1]
             rng = np.random.default_rng(self.config.seed)
             start = rng.random((n_items, self.config.factors), dtype=np.float32) * 0.01
             rows = min(n_items, len(warm_start))
             start[:rows] = warm_start[:rows]
+        # One BLAS thread: implicit parallelises itself, and on a small box a background
+        # retrain must not starve request handling (implicit checks this when constructed).
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=self.config.factors,
+                regularization=self.config.regularization,
+                alpha=self.config.alpha,
+                iterations=iterations,
+                random_state=self.config.seed,
+                num_threads=1,
+                calculate_training_loss=False,
+            )
             model.item_factors = start
-        model.fit(matrix, show_progress=False)
+            model.fit(matrix, show_progress=False)
         users = np.asarray(model.user_factors, dtype=np.float64)
         return np.asarray(model.item_factors, dtype=np.float64), users.T @ users
 
