@@ -19,10 +19,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import replay_peers  # noqa: E402  (sibling script, not a package)
-
-from freshrec.evaluation import replay  # noqa: E402
-from freshrec.readers import read_movielens  # noqa: E402
+import replay_peers
+from freshrec.evaluation import replay
+from freshrec.readers import read_movielens
 
 
 def run_freshrec(data_dir: Path, k: int) -> dict[str, float]:
