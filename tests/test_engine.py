@@ -516,13 +516,6 @@ def test_reopen_after_train_and_more_events_gives_the_same_answers(
         assert "i3" not in {r.item_id for recs in before.values() for r in recs}
 
 
-@pytest.mark.xfail(
-    reason="ImplicitFactors computes a new item's vector from its users' fold-ins when it is "
-    "first read and never refreshes it as those users add positives; a restart recomputes it "
-    "from their final vectors, so factor scores differ (ids may too). Without new items the "
-    "answers match exactly.",
-    strict=True,
-)
 def test_reopen_gives_the_same_answers_when_reads_interleave_with_writes(
     tmp_path: Path, make_config: ConfigFactory, make_events: EventFactory
 ) -> None:

@@ -15,6 +15,7 @@ This is the only place that wires store, state, models and scenarios together.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,7 +27,7 @@ import numpy.typing as npt
 
 from freshrec import scenarios
 from freshrec.config import EngineConfig
-from freshrec.errors import UnknownItemError, UnknownScenarioError, ValidationError
+from freshrec.errors import StoreError, UnknownItemError, UnknownScenarioError, ValidationError
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import EventBatch, ScoringModel
 from freshrec.retrieval import top_n
@@ -47,6 +48,8 @@ from freshrec.types import (
     parse_item,
     parse_user,
 )
+
+log = logging.getLogger(__name__)
 
 DB_FILE = "freshrec.db"
 MODEL_BLOB = "model/current"
@@ -120,8 +123,16 @@ class Engine:
         for batch in self.store.iter_events():
             self._apply_events([event for _, event in batch])
         blob = self.store.get_blob(MODEL_BLOB)
-        if blob is not None:
-            self._install(ModelArtifact.from_bytes(blob))
+        if blob is None:
+            return
+        try:
+            artifact = ModelArtifact.from_bytes(blob)
+        except StoreError:
+            # The log is intact and is the source of truth: serve from online state and let
+            # the next retrain write a fresh artifact instead of refusing to start.
+            log.warning("saved model is damaged; serving online state until the next retrain")
+            return
+        self._install(artifact)
 
     def close(self) -> None:
         """Wait for a running retrain, then flush and close the store. Idempotent."""

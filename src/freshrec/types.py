@@ -124,7 +124,10 @@ def parse_timestamp(value: Any, name: str = "timestamp") -> float:
     if isinstance(value, bool):
         raise ValidationError("must be unix seconds or ISO-8601, got a boolean", name)
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise ValidationError("is out of range", name) from None
     elif isinstance(value, str):
         text = value.strip()
         try:
@@ -154,7 +157,7 @@ def _optional_str(raw: Mapping[str, Any], name: str) -> str | None:
 def _reject_unknown(raw: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
     unknown = raw.keys() - allowed
     if unknown:
-        name = sorted(unknown)[0]
+        name = sorted(map(str, unknown))[0]
         raise ValidationError(f"unknown {what} field", name)
 
 
@@ -188,8 +191,8 @@ def parse_event(
             raise ValidationError("must be a number", "value")
         try:
             value = float(value)
-        except ValueError:
-            raise ValidationError(f"must be a number, got {value!r}", "value") from None
+        except (ValueError, OverflowError):
+            raise ValidationError(f"must be a number, got {value!r:.40}", "value") from None
         if not math.isfinite(value):
             raise ValidationError("must be finite", "value")
     elif kind == "rating":
@@ -245,7 +248,7 @@ def parse_item(raw: Mapping[str, Any]) -> Item:
             raise ValidationError("must be a non-empty list of numbers", "vector")
         try:
             vector = tuple(float(v) for v in vector)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ValidationError("must be a non-empty list of numbers", "vector") from None
         if not all(math.isfinite(v) for v in vector):
             raise ValidationError("must be finite numbers", "vector")

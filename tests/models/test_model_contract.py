@@ -276,13 +276,6 @@ def test_covisitation_incremental_across_the_dense_to_sparse_switch() -> None:
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.xfail(
-    reason="the dense->sparse switch prunes every row to max_neighbors at once, while a model "
-    "that was sparse from the start prunes only rows past 1.25 * max_neighbors; so with capped "
-    "rows, fit(a + b) != fit(a) + partial_fit(b) when b crosses dense_max_items (a restart, "
-    "which replays the log in 10k-event batches, can then answer differently)",
-    strict=True,
-)
 def test_covisitation_incremental_across_the_switch_with_pruned_rows() -> None:
     config = CoVisitationConfig(dense_max_items=10, max_neighbors=4)
     small = random_batch(seed=3, n_items=8, n=120)
@@ -320,15 +313,15 @@ def closed_form_user(model: ImplicitFactors, events: EventBatch, uidx: int) -> n
     factors, trained, _ = model.trained_state()
     config = model.config
     profile = list(dict.fromkeys(events.iidx[(events.uidx == uidx) & events.positive].tolist()))
-    profile = profile[-config.fold_in_max_items :]
-    items = [i for i in profile if i < len(trained) and trained[i]]
+    trained_items = [i for i in profile if i < len(trained) and trained[i]]
+    items = trained_items[-config.fold_in_max_items :]
     if not items:
         return None
     y_all = factors[: len(trained)][trained]
     y = factors[items]
     k = config.factors
-    lhs = y_all.T @ y_all + config.alpha * y.T @ y + config.regularization * np.eye(k)
-    return np.linalg.solve(lhs, (1 + config.alpha) * y.sum(axis=0))
+    lhs = y_all.T @ y_all + (config.alpha - 1) * y.T @ y + config.regularization * np.eye(k)
+    return np.linalg.solve(lhs, config.alpha * y.sum(axis=0))
 
 
 @pytest.mark.parametrize("warm_cache", [False, True], ids=["cold-cache", "warm-cache"])
@@ -447,11 +440,6 @@ def test_trending_ranks_by_decayed_popularity() -> None:
     assert model.recommend(5, 10, [], 4).tolist() == [1, 2, 0]
 
 
-@pytest.mark.xfail(
-    reason="DecayedPopularity uses _ref == 0.0 as 'no event yet': events at timestamp 0 are "
-    "never decayed (counted as if they happened at the next event's time)",
-    strict=True,
-)
 def test_trending_decays_events_at_timestamp_zero() -> None:
     model = Trending(TrendingConfig(half_life_seconds=100.0))
     model.fit(EventBatch.from_rows(trending_rows(start=0.0)))

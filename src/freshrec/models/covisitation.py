@@ -71,7 +71,8 @@ class CoVisitation(ScoringModel):
             self._rows.append(defaultdict(float, zip(nz.tolist(), row[nz].tolist(), strict=True)))
         self._dense = None
         for idx in range(len(self._rows)):
-            self._prune(idx)
+            if len(self._rows[idx]) > self._prune_limit:
+                self._prune(idx)
 
     def _prune(self, idx: int) -> None:
         row = self._rows[idx]
@@ -87,14 +88,16 @@ class CoVisitation(ScoringModel):
 
     def partial_fit(self, events: EventBatch) -> None:
         """Add each event's pairs with the user's window, then extend the window."""
-        if len(events):
-            self._grow(int(events.iidx.max()) + 1)
         size = self.config.window_events
         for uidx, iidx, weight in zip(
             events.uidx.tolist(), events.iidx.tolist(), events.weight.tolist(), strict=True
         ):
             if weight <= 0:
                 continue
+            if iidx >= len(self._counts):
+                # Grown per event, not per batch, so the dense-to-sparse switch happens at the
+                # same event however the log is batched (fit(a + b) == fit(a), partial_fit(b)).
+                self._grow(iidx + 1)
             window = self._windows.get(uidx)
             if window is None:
                 window = self._windows[uidx] = deque(maxlen=size)

@@ -47,6 +47,7 @@ class ImplicitFactors(ScoringModel):
         self._user_gram = np.zeros((config.factors, config.factors))
         self._user_cache: OrderedDict[int, _FoldIn] = OrderedDict()
         self._stale_items: set[int] = set()
+        self._user_new_items: dict[int, list[int]] = {}  # uidx -> its untrained items
         self.fitted = False
 
     # -- training ---------------------------------------------------------------------------
@@ -55,6 +56,7 @@ class ImplicitFactors(ScoringModel):
         """Train ALS on the positives in ``events`` and reset the online profiles."""
         self._profiles = {}
         self._item_users = {}
+        self._user_new_items = {}
         self._user_cache.clear()
         self._record(events, track_new_items=False)
         self.set_item_factors(*self.solve(events))
@@ -135,10 +137,11 @@ class ImplicitFactors(ScoringModel):
         self._gram = rows.T @ rows
         self._user_cache.clear()
         self._item_users = {}
+        self._user_new_items = {}
         for uidx, items in self._profiles.items():
             for iidx in items:
                 if not self._is_trained(iidx):
-                    self._item_users.setdefault(iidx, []).append(uidx)
+                    self._track_new_item(uidx, iidx)
         self._stale_items = set(self._item_users)
         self.fitted = True
 
@@ -165,20 +168,31 @@ class ImplicitFactors(ScoringModel):
             profile[iidx] = None
             self._extend_fold_in(uidx, iidx)
             if track_new_items and not self._is_trained(iidx):
-                self._item_users.setdefault(iidx, []).append(uidx)
-                self._stale_items.add(iidx)
+                self._track_new_item(uidx, iidx)
+            # The user's vector moved, so every new item folded in from it must be redone;
+            # otherwise its vector would depend on when it was first read.
+            self._stale_items.update(self._user_new_items.get(uidx, ()))
+
+    def _track_new_item(self, uidx: int, iidx: int) -> None:
+        self._item_users.setdefault(iidx, []).append(uidx)
+        self._user_new_items.setdefault(uidx, []).append(iidx)
 
     # -- fold-in ------------------------------------------------------------------------------
 
     def _system(self, gram: FloatArray, vectors: FloatArray) -> tuple[FloatArray, FloatArray]:
         """The normal equations of one ALS half-step for a row with these positives.
 
-        ``gram`` is the Gram matrix of all counterpart vectors (the ``YtY`` trick of Hu et al.):
-        ``(G + α VᵀV + λI) x = (1 + α) Σ v``.
+        ``gram`` is the Gram matrix of all counterpart vectors (the ``YtY`` trick of Hu et al.).
+        With confidence ``c = α`` on each positive (what ``implicit`` trains with for binary
+        input): ``(G + (c - 1) VᵀV + λI) x = c Σ v``.
         """
-        alpha, k = self.config.alpha, self.config.factors
-        lhs = gram + alpha * (vectors.T @ vectors) + self.config.regularization * np.eye(k)
-        return lhs, (1.0 + alpha) * vectors.sum(axis=0)
+        confidence, k = self.config.alpha, self.config.factors
+        lhs = (
+            gram
+            + (confidence - 1.0) * (vectors.T @ vectors)
+            + self.config.regularization * np.eye(k)
+        )
+        return lhs, confidence * vectors.sum(axis=0)
 
     def _solve(self, gram: FloatArray, vectors: FloatArray) -> FloatArray:
         lhs, rhs = self._system(gram, vectors)
@@ -199,8 +213,8 @@ class ImplicitFactors(ScoringModel):
             del self._user_cache[uidx]
             return
         y = self._item_factors[iidx]
-        cached.lhs += self.config.alpha * np.outer(y, y)
-        cached.rhs += (1.0 + self.config.alpha) * y
+        cached.lhs += (self.config.alpha - 1.0) * np.outer(y, y)
+        cached.rhs += self.config.alpha * y
         cached.n_items += 1
         cached.vector = None
 
@@ -221,8 +235,14 @@ class ImplicitFactors(ScoringModel):
         profile = self._profiles.get(uidx)
         if not profile or not self.fitted:
             return None
-        items = list(profile)[-self.config.fold_in_max_items :]
-        items = [i for i in items if i < len(self._trained) and self._trained[i]]
+        # The newest ``fold_in_max_items`` trained items: the same set the rank-one updates
+        # of ``_extend_fold_in`` maintain, so a cached and a rebuilt vector agree.
+        items = []
+        for iidx in reversed(profile):
+            if self._is_trained(iidx):
+                items.append(iidx)
+                if len(items) == self.config.fold_in_max_items:
+                    break
         if not items:
             return None
         lhs, rhs = self._system(self._gram, self._item_factors[items])

@@ -21,7 +21,7 @@ class DecayedPopularity:
 
     def __init__(self, half_life_seconds: float) -> None:
         self._rate = math.log(2.0) / half_life_seconds
-        self._ref = 0.0
+        self._ref: float | None = None  # the clock starts at the first event
         self._latest = 0.0
         self._scores = np.zeros(0, dtype=np.float64)
 
@@ -34,8 +34,8 @@ class DecayedPopularity:
     def add(self, iidx: int, timestamp: float, weight: float) -> None:
         """Count one event; timestamps may arrive slightly out of order."""
         self._grow(iidx + 1)
-        if self._ref == 0.0:
-            self._ref = timestamp
+        if self._ref is None:
+            self._ref = self._latest = timestamp
         log_scale = (timestamp - self._ref) * self._rate
         if log_scale > _MAX_LOG_SCALE:
             self._scores *= math.exp(-log_scale)
@@ -48,6 +48,6 @@ class DecayedPopularity:
         """Return decayed scores as of the newest event, shape [n_items], float64 (a copy)."""
         out = np.zeros(n_items, dtype=np.float64)
         m = min(n_items, len(self._scores))
-        factor = math.exp(-(self._latest - self._ref) * self._rate) if self._ref else 1.0
+        factor = 1.0 if self._ref is None else math.exp(-(self._latest - self._ref) * self._rate)
         out[:m] = self._scores[:m] * factor
         return out
