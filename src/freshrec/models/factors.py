@@ -24,9 +24,13 @@ from freshrec.models.base import EventBatch, FloatArray, ScoringModel
 
 @dataclass(slots=True)
 class _FoldIn:
-    """A user's cached normal equations; ``vector`` is their solution, None when stale."""
+    """A user's cached fold-in system: matrix inverse, right-hand side, solution.
 
-    lhs: FloatArray
+    ``vector`` is None when stale. Keeping the inverse turns each new positive into a
+    Sherman-Morrison update and each read into a mat-vec, with no solve on the hot path.
+    """
+
+    inverse: FloatArray
     rhs: FloatArray
     n_items: int
     vector: FloatArray | None = None
@@ -213,7 +217,13 @@ class ImplicitFactors(ScoringModel):
             del self._user_cache[uidx]
             return
         y = self._item_factors[iidx]
-        cached.lhs += (self.config.alpha - 1.0) * np.outer(y, y)
+        weight = self.config.alpha - 1.0
+        projected = cached.inverse @ y
+        denominator = 1.0 + weight * float(y @ projected)
+        if denominator <= 1e-9:  # only reachable with alpha < 1: rebuild rather than blow up
+            del self._user_cache[uidx]
+            return
+        cached.inverse -= (weight / denominator) * np.outer(projected, projected)
         cached.rhs += self.config.alpha * y
         cached.n_items += 1
         cached.vector = None
@@ -228,7 +238,7 @@ class ImplicitFactors(ScoringModel):
         else:
             self._user_cache.move_to_end(uidx)
         if cached.vector is None:
-            cached.vector = np.asarray(np.linalg.solve(cached.lhs, cached.rhs), np.float64)
+            cached.vector = cached.inverse @ cached.rhs
         return cached.vector
 
     def _build_fold_in(self, uidx: int) -> _FoldIn | None:
@@ -246,7 +256,8 @@ class ImplicitFactors(ScoringModel):
         if not items:
             return None
         lhs, rhs = self._system(self._gram, self._item_factors[items])
-        cached = self._user_cache[uidx] = _FoldIn(lhs, rhs, len(items))
+        inverse = np.asarray(np.linalg.inv(lhs), dtype=np.float64)
+        cached = self._user_cache[uidx] = _FoldIn(inverse, rhs, len(items))
         if len(self._user_cache) > self.config.fold_in_cache_users:
             self._user_cache.popitem(last=False)
         return cached
