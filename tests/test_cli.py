@@ -345,3 +345,18 @@ def test_replay_movielens_100k_directory() -> None:
     assert report["events"] == 100_000
     assert report["evaluated"] == 54_802
     assert 0.1 <= report["hr@10"] <= 0.5
+
+
+def test_reimporting_a_file_without_event_ids_counts_duplicates(
+    tmp_path: Path, hand_csv: Path
+) -> None:
+    data = tmp_path / "data"
+    first = invoke("import", "--data", data, "--events", hand_csv, "--no-train")
+    assert first.exit_code == 0, first.output
+    with Engine.open(data) as engine:
+        stored = engine.stats()["events"]
+    assert stored > 0
+    second = invoke("import", "--data", data, "--events", hand_csv, "--no-train")
+    assert second.exit_code == 0, second.output
+    with Engine.open(data) as engine:
+        assert engine.stats()["events"] == stored

@@ -158,6 +158,9 @@ def _draw_categories(taste: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return result
 
 
+CLICK_AFTER_VIEW_SHARE = 0.5
+
+
 def _funnel(
     users: np.ndarray,
     items: np.ndarray,
@@ -167,17 +170,21 @@ def _funnel(
 ) -> EventColumns:
     """Expand views into the funnel; liked categories click, cart and buy more often."""
     n = users.size
-    draw = rng.random((6, n))
+    draw = rng.random((7, n))
     click = draw[0] < 0.10 + 0.40 * affinity
     like = click & (draw[1] < 0.05 + 0.35 * affinity)
     cart = click & (draw[2] < 0.05 + 0.30 * affinity)
     purchase = cart & (draw[3] < 0.30 + 0.40 * affinity)
     dislike = ~click & (draw[4] < 0.12 * (1.0 - affinity))
     rating = click & (draw[5] < 0.10)
+    # Half the clicks come straight from a list (feed, search results): no item-page view is
+    # logged before them, as in real click logs. Without this every positive would follow a
+    # view of the same item and a prequential replay would have nothing to evaluate.
+    view_logged = ~click | (draw[6] < CLICK_AFTER_VIEW_SHARE)
     click_at = times + rng.uniform(2.0, 20.0, n)
     cart_at = click_at + rng.uniform(5.0, 90.0, n)
     stages = (
-        (VIEW, np.ones(n, dtype=bool), times),
+        (VIEW, view_logged, times),
         (CLICK, click, click_at),
         (LIKE, like, click_at + rng.uniform(2.0, 30.0, n)),
         (DISLIKE, dislike, times + rng.uniform(2.0, 20.0, n)),
