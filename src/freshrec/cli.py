@@ -286,18 +286,25 @@ def simulate(
     show.summary(f"synthetic shop (seed {seed})", summary)
 
 
-def with_content_id(event: Event) -> dict[str, Any]:
-    """Return the event as a dict, with an id derived from its content when it has none.
+def with_content_ids(events: Iterable[Event]) -> Iterator[dict[str, Any]]:
+    """Yield events as dicts, giving those without an id one derived from their content.
 
     Exports without ids (MovieLens, most click logs) would otherwise be stored twice when the
-    same file is imported twice; the derived id makes a re-import count as duplicates.
+    same file is imported twice. The id is a hash of the event's fields plus how many
+    identical events came before it in the file, so real repeats (two views in the same
+    second) stay distinct while a re-import of the same file counts as duplicates.
     """
-    record = event._asdict()
-    if event.event_id is None:
-        key = f"{event.user_id}\x1f{event.item_id}\x1f{event.type}\x1f{event.timestamp!r}"
-        key += f"\x1f{event.value!r}"
-        record["event_id"] = "c:" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-    return record
+    occurrences: dict[str, int] = {}
+    for event in events:
+        record = event._asdict()
+        if event.event_id is None:
+            key = "\x1f".join(
+                (event.user_id, event.item_id, event.type, repr(event.timestamp), repr(event.value))
+            )
+            seen = occurrences[key] = occurrences.get(key, 0) + 1
+            digest = hashlib.blake2b(f"{key}\x1f{seen}".encode(), digest_size=12).hexdigest()
+            record["event_id"] = "c:" + digest
+        yield record
 
 
 @app.command("import")
@@ -326,8 +333,9 @@ def import_(
         engine.upsert_items(item.to_dict() for item in catalogue)
         engine.upsert_users(user.to_dict() for user in profiles)
         with show.progress_bar("ingesting", len(log), "events") as advance:
-            for start, chunk in enumerate(batches(log, batch)):
-                result = engine.ingest([with_content_id(event) for event in chunk])
+            records = list(with_content_ids(log))
+            for start, chunk in enumerate(batches(records, batch)):
+                result = engine.ingest(chunk)
                 accepted += result.accepted
                 duplicates += result.duplicates
                 rejected += [(start * batch + i + 1, text) for i, text in result.errors]

@@ -1,7 +1,7 @@
 """Item-to-item co-visitation, updated per event.
 
-Each event of weight ``w`` on item ``i`` is paired with the user's previous items in the
-window; the pair ``(h, i)`` gains ``w * window_decay**steps_back`` in both directions.
+Each event of weight ``w`` on item ``i`` is paired with the user's previous distinct items
+in the window; the pair ``(h, i)`` gains ``w * window_decay**steps_back`` in both directions.
 Small catalogues use a dense matrix (a user's score is a handful of row sums); large ones use
 sparse rows capped at ``max_neighbors`` entries, pruned to the strongest, so memory and read
 cost stay bounded.
@@ -101,9 +101,14 @@ class CoVisitation(ScoringModel):
             window = self._windows.get(uidx)
             if window is None:
                 window = self._windows[uidx] = deque(maxlen=size)
-            if window:
-                self._add_pairs(list(window), iidx, weight)
             self._counts[iidx] += weight
+            if iidx in window:
+                # A repeat (view, then click, then cart of one item) moves the item to the
+                # front of the window but pairs nothing again: the pairs were counted when it
+                # entered, and pairing an item with itself says nothing.
+                window.remove(iidx)
+            elif window:
+                self._add_pairs(list(window), iidx, weight)
             window.append(iidx)
 
     def _add_pairs(self, history: list[int], iidx: int, weight: float) -> None:

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,13 +26,16 @@ from freshrec.models.base import EventBatch, FloatArray, ScoringModel
 class _FoldIn:
     """A user's cached fold-in system: matrix inverse, right-hand side, solution.
 
-    ``vector`` is None when stale. Keeping the inverse turns each new positive into a
-    Sherman-Morrison update and each read into a mat-vec, with no solve on the hot path.
+    Keeping the inverse turns each new positive into a Sherman-Morrison update and each
+    read into a mat-vec, with no solve on the hot path. New positives wait in ``pending``
+    until the next read, so a burst of events costs one list append each and the updates
+    are paid only for users who are actually asked about. ``n_items`` counts pending ones.
     """
 
     inverse: FloatArray
     rhs: FloatArray
     n_items: int
+    pending: list[int] = field(default_factory=list)
     vector: FloatArray | None = None
 
 
@@ -203,40 +206,47 @@ class ImplicitFactors(ScoringModel):
         return np.asarray(np.linalg.solve(lhs, rhs), dtype=np.float64)
 
     def _extend_fold_in(self, uidx: int, iidx: int) -> None:
-        """Add one positive to a cached user system (a rank-one update, O(k²)).
+        """Queue one positive for a cached user system (applied on the next read).
 
         Users not in the cache, or whose profile outgrew ``fold_in_max_items`` (then only the
         newest items count), are rebuilt from scratch on their next read instead.
         """
         cached = self._user_cache.get(uidx)
-        if cached is None:
-            return
-        if not self._is_trained(iidx):
+        if cached is None or not self._is_trained(iidx):
             return
         if cached.n_items >= self.config.fold_in_max_items:
             del self._user_cache[uidx]
             return
-        y = self._item_factors[iidx]
-        weight = self.config.alpha - 1.0
-        projected = cached.inverse @ y
-        denominator = 1.0 + weight * float(y @ projected)
-        if denominator <= 1e-9:  # only reachable with alpha < 1: rebuild rather than blow up
-            del self._user_cache[uidx]
-            return
-        cached.inverse -= (weight / denominator) * np.outer(projected, projected)
-        cached.rhs += self.config.alpha * y
+        cached.pending.append(iidx)
         cached.n_items += 1
         cached.vector = None
+
+    def _apply_pending(self, uidx: int, cached: _FoldIn) -> bool:
+        """Apply queued positives as rank-one updates; False if the system must be rebuilt."""
+        weight = self.config.alpha - 1.0
+        for iidx in cached.pending:
+            y = self._item_factors[iidx]
+            projected = cached.inverse @ y
+            denominator = 1.0 + weight * float(y @ projected)
+            if denominator <= 1e-9:  # only reachable with alpha < 1: rebuild, don't blow up
+                del self._user_cache[uidx]
+                return False
+            cached.inverse -= (weight / denominator) * np.outer(projected, projected)
+            cached.rhs += self.config.alpha * y
+        cached.pending.clear()
+        return True
 
     def user_vector(self, uidx: int) -> FloatArray | None:
         """Return the user's folded-in vector, or None without positives on known items."""
         cached = self._user_cache.get(uidx)
+        if cached is not None:
+            self._user_cache.move_to_end(uidx)
+            if cached.pending and not self._apply_pending(uidx, cached):
+                cached = None
         if cached is None:
             cached = self._build_fold_in(uidx)
             if cached is None:
                 return None
-        else:
-            self._user_cache.move_to_end(uidx)
         if cached.vector is None:
             cached.vector = cached.inverse @ cached.rhs
         return cached.vector
