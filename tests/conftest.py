@@ -65,6 +65,7 @@ def small_config(**sections: dict[str, Any]) -> EngineConfig:
         "training": {"retrain_every_events": 0},
         # Pinned, so tests that assert exact answers do not move when defaults are retuned.
         "blend": {"covisitation": 1.0, "factors": 0.5, "ease": 0.0, "trending": 0.0},
+        "covisitation": {"recency_decay": 0.9},
     }
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}

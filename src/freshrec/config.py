@@ -86,7 +86,7 @@ class CoVisitationConfig(_Section):
 
     window_events: int = 10
     window_decay: float = 1.0
-    recency_decay: float = 0.9
+    recency_decay: float = 0.8
     popularity_exponent: float = 0.5
     dense_max_items: int = 4_096
     max_neighbors: int = 400
@@ -130,7 +130,7 @@ class BlendConfig(_Section):
     covisitation: float = 1.0
     factors: float = 0.5
     ease: float = 0.0
-    trending: float = 0.0
+    trending: float = 0.1
 
 
 class EngineConfig(_Section):
