@@ -224,16 +224,30 @@ class Engine:
         """Update every piece of online state with already-durable events (log order)."""
         if not events:
             return
-        rows = []
-        weights, is_positive = self._weights, self.config.is_positive
+        users, items, kinds, stamps, positives = [], [], [], [], []
+        weights, is_positive, record = (
+            self._weights,
+            self.config.is_positive,
+            self._histories.record,
+        )
         for e in events:
             uidx = self._users.add(e.user_id)
             iidx = self._item_index(e.item_id)
             weight = weights[e.type]
             positive = weight > 0 and is_positive(e.type, e.value)
-            self._histories.record(uidx, iidx, e.timestamp, weight, positive)
-            rows.append((uidx, iidx, weight, e.timestamp, positive))
-        batch = EventBatch.from_rows(rows)
+            record(uidx, iidx, e.timestamp, weight, positive)
+            users.append(uidx)
+            items.append(iidx)
+            kinds.append(weight)
+            stamps.append(e.timestamp)
+            positives.append(positive)
+        batch = EventBatch(
+            np.array(users, dtype=np.int64),
+            np.array(items, dtype=np.int64),
+            np.array(kinds, dtype=np.float64),
+            np.array(stamps, dtype=np.float64),
+            np.array(positives, dtype=np.bool_),
+        )
         self._columns.append(batch)
         for model in self._online_models():
             model.partial_fit(batch)
@@ -426,8 +440,8 @@ class Engine:
         uidx: int | None,
         explain: bool = True,
     ) -> list[Recommendation]:
-        # Blends are zero outside ``allowed``, so the positive scores are the candidates.
-        candidates = np.flatnonzero(result.scores > 0)
+        # Blends are zero outside ``allowed`` and never negative: non-zeros are the candidates.
+        candidates = np.flatnonzero(result.scores)
         ranked = top_n(result.scores[candidates] + self._catalog.tie_break[candidates], n)
         chosen = candidates[ranked].tolist()
         whys = self._why(result, chosen, uidx) if explain else [()] * len(chosen)

@@ -6,6 +6,7 @@ weighted and summed; the per-source parts are kept so each answer can say why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,29 +56,37 @@ class Blend:
         return out
 
 
-def _scaled(scores: FloatArray | None, allowed: npt.NDArray[np.bool_]) -> FloatArray | None:
-    if scores is None:
-        return None
-    clipped = np.where(allowed, np.maximum(scores, 0.0), 0.0)
-    top = clipped.max() if len(clipped) else 0.0
-    return clipped / top if top > 0 else None
+Scorer = Callable[[], FloatArray | None]
 
 
-def blend(
-    sources: list[tuple[str, float, FloatArray | None]], allowed: npt.NDArray[np.bool_]
-) -> Blend:
-    """Scale each ``(name, weight, scores)`` to [0, 1] over ``allowed`` and sum by weight."""
+def blend(sources: list[tuple[str, float, Scorer]], allowed: npt.NDArray[np.bool_]) -> Blend:
+    """Scale each source to [0, 1] over ``allowed`` and sum by weight.
+
+    Args:
+        sources: ``(name, weight, scorer)``; a scorer returns a fresh score array (which is
+            modified here) or None. Zero-weight sources are never scored.
+        allowed: mask, shape [n_items]; the result is 0 outside it.
+
+    Returns:
+        ``Blend`` whose scores are in [0, sum of weights]; ``parts`` names the sources that
+        contributed (empty when none had anything to say).
+    """
     total = np.zeros(len(allowed), dtype=np.float64)
     parts: dict[str, FloatArray] = {}
-    for name, weight, scores in sources:
+    for name, weight, scorer in sources:
         if weight <= 0:
             continue
-        scaled = _scaled(scores, allowed)
-        if scaled is None:
+        scores = scorer()
+        if scores is None:
             continue
-        part = weight * scaled
-        total += part
-        parts[name] = part
+        np.maximum(scores, 0.0, out=scores)  # a source can only add evidence, never veto
+        scores *= allowed  # two plain passes beat one masked reduction (max(where=...))
+        top = float(scores.max()) if len(scores) else 0.0
+        if top <= 0:
+            continue
+        scores *= weight / top
+        total += scores
+        parts[name] = scores
     return Blend(total, parts)
 
 
@@ -86,19 +95,28 @@ def home(
 ) -> Blend:
     """Blend every personalised source for a user with history."""
     n_items = len(allowed)
-    sources: list[tuple[str, float, FloatArray | None]] = [
-        (CoVisitation.name, weights.covisitation, models.covisitation.score_user(uidx, n_items)),
-        (ImplicitFactors.name, weights.factors, models.factors.score_user(uidx, n_items)),
-        (Ease.name, weights.ease, models.ease.score_user(uidx, n_items)),
-    ]
-    if weights.trending > 0:
-        sources.append((Trending.name, weights.trending, models.trending.scores(n_items)))
-    return blend(sources, allowed)
+    return blend(
+        [
+            (
+                CoVisitation.name,
+                weights.covisitation,
+                lambda: models.covisitation.score_user(uidx, n_items),
+            ),
+            (
+                ImplicitFactors.name,
+                weights.factors,
+                lambda: models.factors.score_user(uidx, n_items),
+            ),
+            (Ease.name, weights.ease, lambda: models.ease.score_user(uidx, n_items)),
+            (Trending.name, weights.trending, lambda: models.trending.scores(n_items)),
+        ],
+        allowed,
+    )
 
 
 def cold(models: ModelSet, allowed: npt.NDArray[np.bool_]) -> Blend:
     """Answer for a user with no history: what is trending among the allowed items."""
-    return blend([(Trending.name, 1.0, models.trending.scores(len(allowed)))], allowed)
+    return blend([(Trending.name, 1.0, lambda: models.trending.scores(len(allowed)))], allowed)
 
 
 def similar(
@@ -106,9 +124,19 @@ def similar(
 ) -> Blend:
     """Blend item-to-item sources for an item page."""
     n_items = len(allowed)
-    sources: list[tuple[str, float, FloatArray | None]] = [
-        (CoVisitation.name, weights.covisitation, models.covisitation.score_item(iidx, n_items)),
-        (ImplicitFactors.name, weights.factors, models.factors.score_item(iidx, n_items)),
-        (Ease.name, weights.ease, models.ease.score_item(iidx, n_items)),
-    ]
-    return blend(sources, allowed)
+    return blend(
+        [
+            (
+                CoVisitation.name,
+                weights.covisitation,
+                lambda: models.covisitation.score_item(iidx, n_items),
+            ),
+            (
+                ImplicitFactors.name,
+                weights.factors,
+                lambda: models.factors.score_item(iidx, n_items),
+            ),
+            (Ease.name, weights.ease, lambda: models.ease.score_item(iidx, n_items)),
+        ],
+        allowed,
+    )

@@ -155,6 +155,8 @@ def _optional_str(raw: Mapping[str, Any], name: str) -> str | None:
 
 
 def _reject_unknown(raw: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    if allowed.issuperset(raw):  # the common case, without building a set
+        return
     unknown = raw.keys() - allowed
     if unknown:
         name = sorted(map(str, unknown))[0]

@@ -77,11 +77,14 @@ class ScoringModel(ABC):
 
     @abstractmethod
     def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
-        """Return scores for every item, shape [n_items], or None if the model knows nothing."""
+        """Return scores for every item, shape [n_items], or None if the model knows nothing.
+
+        The array is new on every call: callers may modify it in place.
+        """
 
     @abstractmethod
     def score_item(self, iidx: int, n_items: int) -> FloatArray | None:
-        """Return item-to-item similarities to ``iidx``, shape [n_items], or None."""
+        """Return item-to-item similarities to ``iidx``, shape [n_items], or None (a new array)."""
 
     def recommend(self, uidx: int, n: int, exclude: Sequence[int], n_items: int) -> IntArray:
         """Return up to ``n`` item indices for the user, best first, never from ``exclude``."""

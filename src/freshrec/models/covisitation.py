@@ -33,6 +33,9 @@ class CoVisitation(ScoringModel):
         # Rows may overshoot max_neighbors by a quarter before a prune, so pruning is rare.
         self._prune_limit = int(1.25 * self.config.max_neighbors)
         self._counts = np.zeros(0, dtype=np.float64)
+        # (count + 1) ** -popularity_exponent, kept per item as counts change, so scoring
+        # multiplies instead of raising a whole catalogue to a power on every request.
+        self._damping = np.ones(0, dtype=np.float64)
         self._windows: dict[int, deque[int]] = {}
         steps = np.arange(self.config.window_events, 0, -1, dtype=np.float64) - 1
         # Weight of the k-th newest item in a window of full length, oldest first.
@@ -52,7 +55,9 @@ class CoVisitation(ScoringModel):
             capacity = min(capacity, self.config.dense_max_items)
         counts = np.zeros(capacity, dtype=np.float64)
         counts[: len(self._counts)] = self._counts
-        self._counts = counts
+        damping = np.ones(capacity, dtype=np.float64)
+        damping[: len(self._damping)] = self._damping
+        self._counts, self._damping = counts, damping
         if self._dense is not None and capacity > self.config.dense_max_items:
             self._to_sparse()
         if self._dense is not None:
@@ -101,7 +106,8 @@ class CoVisitation(ScoringModel):
             window = self._windows.get(uidx)
             if window is None:
                 window = self._windows[uidx] = deque(maxlen=size)
-            self._counts[iidx] += weight
+            count = self._counts[iidx] = self._counts[iidx] + weight
+            self._damping[iidx] = (count + 1.0) ** -self.config.popularity_exponent
             if iidx in window:
                 # A repeat (view, then click, then cart of one item) moves the item to the
                 # front of the window but pairs nothing again: the pairs were counted when it
@@ -133,8 +139,11 @@ class CoVisitation(ScoringModel):
             self._prune(iidx)
 
     def _rows_sum(self, items: list[int], weights: FloatArray, n_items: int) -> FloatArray:
-        out = np.zeros(n_items, dtype=np.float64)
         m = min(n_items, len(self._counts))
+        if self._dense is not None and m == n_items:
+            summed: FloatArray = weights @ self._dense[items, :m]  # a fresh float64 array
+            return summed
+        out = np.zeros(n_items, dtype=np.float64)
         if self._dense is not None:
             out[:m] = weights @ self._dense[items, :m]
             return out
@@ -149,7 +158,7 @@ class CoVisitation(ScoringModel):
 
     def _normalise(self, scores: FloatArray) -> FloatArray:
         m = min(len(scores), len(self._counts))
-        scores[:m] /= (self._counts[:m] + 1.0) ** self.config.popularity_exponent
+        scores[:m] *= self._damping[:m]
         return scores
 
     def window(self, uidx: int) -> list[int]:

@@ -301,8 +301,11 @@ class ImplicitFactors(ScoringModel):
         vector = self.user_vector(uidx)
         if vector is None:
             return None
-        out = np.zeros(n_items, dtype=np.float64)
         m = min(n_items, len(self._item_factors))
+        if m == n_items:
+            scores: FloatArray = self._item_factors[:m] @ vector
+            return scores
+        out = np.zeros(n_items, dtype=np.float64)
         out[:m] = self._item_factors[:m] @ vector
         return out
 

@@ -46,8 +46,10 @@ class DecayedPopularity:
 
     def scores(self, n_items: int) -> npt.NDArray[np.float64]:
         """Return decayed scores as of the newest event, shape [n_items], float64 (a copy)."""
-        out = np.zeros(n_items, dtype=np.float64)
-        m = min(n_items, len(self._scores))
         factor = 1.0 if self._ref is None else math.exp(-(self._latest - self._ref) * self._rate)
-        out[:m] = self._scores[:m] * factor
+        if n_items <= len(self._scores):
+            scaled: npt.NDArray[np.float64] = self._scores[:n_items] * factor
+            return scaled
+        out = np.zeros(n_items, dtype=np.float64)
+        out[: len(self._scores)] = self._scores * factor
         return out
