@@ -629,3 +629,18 @@ def test_readme_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             run_doctest(block, {}, f"README.md block {number}")
         else:
             exec(compile(block, f"README.md block {number}", "exec"), {})
+
+
+def test_freshness_changes_with_the_users_events_items_and_models(engine: Engine) -> None:
+    before = engine.freshness("u1")
+    assert before[0] == 0
+    engine.ingest([click("u1", "a", 1)])
+    after_event = engine.freshness("u1")
+    assert after_event[0] == 1 and after_event != before
+    assert engine.freshness("someone-else") == (0, *after_event[1:])
+    engine.upsert_items([{"item_id": "a", "title": "A"}])
+    after_item = engine.freshness("u1")
+    assert after_item[1] == after_event[1] + 1
+    engine.ingest([click(f"v{i}", "b", 2 + i) for i in range(5)])
+    engine.train()
+    assert engine.freshness("u1")[2] != after_item[2]

@@ -87,6 +87,7 @@ class Engine:
             Ease(self.config.ease),
         )
         self._weights = self.config.events.weights
+        self._catalogue_version = 0
         self._trained_through = 0
         self._train_lock = threading.Lock()
         self._background = background_training
@@ -166,6 +167,7 @@ class Engine:
         for item in items:
             iidx = self._item_index(item.item_id)
             self._catalog.update(iidx, item)
+        self._catalogue_version += 1
 
     def _item_index(self, item_id: str) -> int:
         iidx = self._items.add(item_id)
@@ -462,6 +464,19 @@ class Engine:
         return [tuple(w) for w in whys]
 
     # -- introspection ------------------------------------------------------------------------
+
+    def freshness(self, user_id: str) -> tuple[int, int, str]:
+        """Return what a cached answer for ``user_id`` depends on.
+
+        ``(the user's event count, catalogue version, model version)``: any new event of the
+        user, any item upsert and any retrain changes it, so a cache keyed on it never serves
+        an answer that hides a newer event (its other inputs, like trending, drift slowly).
+        """
+        with self._lock:
+            uidx = self._users.get(user_id)
+            history = self._histories.get(uidx) if uidx is not None else None
+            events = history.events if history is not None else 0
+            return events, self._catalogue_version, self._models.version
 
     def stats(self) -> dict[str, Any]:
         """Return counts and the serving model version."""
