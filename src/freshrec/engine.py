@@ -444,12 +444,14 @@ class Engine:
     ) -> list[Recommendation]:
         # Blends are zero outside ``allowed`` and never negative: non-zeros are the candidates.
         candidates = np.flatnonzero(result.scores)
-        ranked = top_n(result.scores[candidates] + self._catalog.tie_break[candidates], n)
+        values = result.scores[candidates]
+        ranked = top_n(values + self._catalog.tie_break[candidates], n)
         chosen = candidates[ranked].tolist()
         whys = self._why(result, chosen, uidx) if explain else [()] * len(chosen)
+        id_of = self._items.id_of
         return [
-            Recommendation(self._items.id_of(i), float(result.scores[i]), why)
-            for i, why in zip(chosen, whys, strict=True)
+            Recommendation(id_of(i), score, why)
+            for i, score, why in zip(chosen, values[ranked].tolist(), whys, strict=True)
         ]
 
     def _why(self, result: Blend, chosen: list[int], uidx: int | None) -> list[tuple[str, ...]]:

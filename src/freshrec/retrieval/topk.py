@@ -26,18 +26,12 @@ def top_n(scores: FloatArray, n: int, allowed: npt.NDArray[np.bool_] | None = No
     """
     if allowed is not None:
         scores = np.where(allowed, scores, -np.inf)
-    if n <= 0 or len(scores) == 0:
+    size = len(scores)
+    if n <= 0 or size == 0:
         return np.zeros(0, dtype=np.int64)
-    if n < len(scores) and np.isfinite(scores).all():
-        # Common case: no -inf; partition first, then sort only the n winners.
-        part = np.argpartition(-scores, n - 1)[:n]
-        return part[np.lexsort((part, -scores[part]))].astype(np.int64)
-    finite = np.flatnonzero(np.isfinite(scores))
-    if finite.size == 0 or n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    values = scores[finite]
-    if finite.size > n:
-        part = np.argpartition(-values, n - 1)[:n]
-        finite, values = finite[part], values[part]
-    order = np.lexsort((finite, -values))
-    return finite[order].astype(np.int64)
+    # Partition first, then sort only the n winners (lower index first among equal scores).
+    winners = np.argpartition(scores, size - n)[size - n :] if n < size else np.arange(size)
+    winners = winners[np.lexsort((winners, -scores[winners]))]
+    if scores[winners[-1]] == -np.inf:
+        winners = winners[np.isfinite(scores[winners])]
+    return winners.astype(np.int64, copy=False)
