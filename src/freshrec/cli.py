@@ -42,6 +42,7 @@ from freshrec.readers.files import (
     open_lines,
 )
 from freshrec.readers.movielens import detect_layout
+from freshrec.serving.cli_serve import register as register_serving
 from freshrec.simulate import ShopConfig, SyntheticShop, write_shop
 from freshrec.types import USER_FIELDS, Event, Item, User, parse_user
 
@@ -55,6 +56,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+register_serving(app)
 
 EventsOption = Annotated[
     Path,
@@ -438,3 +440,7 @@ def demo(
         show.out.print(f"Trained model {version}; {engine.stats()['events']} events in the log.\n")
         show.demo_tour(engine, shop, traffic)
     show.out.print(f"Done in {time.perf_counter() - started:.1f} s.")
+
+
+if __name__ == "__main__":
+    app()

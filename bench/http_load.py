@@ -1,0 +1,153 @@
+"""HTTP serving benchmark: recommend latency at a paced rate, ingest throughput, event-to-effect.
+
+Builds a synthetic shop (default 100k items, 100k users), imports it with ``freshrec import``,
+starts ``freshrec serve`` as a subprocess on loopback and drives it with wrk (a paced closed
+loop from a Lua script: each of C connections waits ``pace`` ms between requests). The peer
+measured in the same run is ``GET /health/live`` at the same rate on the same server: the
+floor of the framework and the loop, so ``recommend / live`` is the cost of answering.
+
+    .venv/bin/python bench/http_load.py --items 100000 --users 100000 --events 1000000
+
+Needs ``wrk`` on PATH (Debian package ``wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from freshrec.simulate import ShopConfig, write_shop
+
+HERE = Path(__file__).resolve().parent
+FRESHREC = [sys.executable, "-m", "freshrec.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_wrk(url: str, script: Path, seconds: int, connections: int, env: dict[str, str]) -> dict:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=True,
+    ).stdout
+    units = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    lat = {
+        p: float(v) * units[u]
+        for p, v, u in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)$", out, re.M)
+    }
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50_ms": lat.get("50"),
+        "p90_ms": lat.get("90"),
+        "p99_ms": lat.get("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def event_to_effect(base: str, users: int, trials: int) -> dict[str, float]:
+    """Time from a POST /v1/events response to a GET whose answer reflects the event."""
+    delays = []
+    with httpx.Client(base_url=base, timeout=10) as client:
+        for k in range(trials):
+            user = f"fresh-user-{k}"
+            item = f"i{k % 1000}"
+            client.post(
+                "/v1/events", json={"user_id": user, "item_id": item, "type": "purchase"}
+            ).raise_for_status()
+            posted = time.perf_counter()
+            answer = client.get(f"/v1/recommendations/{user}", params={"n": 10}).json()
+            delays.append((time.perf_counter() - posted) * 1e3)
+            # The purchased item is now seen: it must not be recommended back.
+            assert item not in [r["item_id"] for r in answer["items"]], "event not reflected"
+    delays.sort()
+    return {
+        "p50_ms": statistics.median(delays),
+        "p99_ms": delays[int(0.99 * (len(delays) - 1))],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--rate", type=int, default=500, help="requests per second")
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    work = Path(tempfile.mkdtemp(prefix="freshrec-http-"))
+    shop = write_shop(
+        work / "shop",
+        ShopConfig(n_users=args.users, n_items=args.items, n_events=args.events, seed=0),
+    )
+    data = work / "data"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    subprocess.run(
+        [*FRESHREC, "import", "--data", str(data), "--events", str(shop.events),
+         "--items", str(shop.items), "--users", str(shop.users), "--batch", "5000"],
+        check=True, env=env, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    report: dict[str, Any] = {"import_seconds": time.perf_counter() - start}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [*FRESHREC, "serve", "--data", str(data), "--host", "127.0.0.1", "--port", str(port),
+         "--open"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        pace = str(int(1000 * args.connections / args.rate))
+        wrk_env = {"FRESHREC_USERS": str(args.users), "FRESHREC_PACE_MS": pace}
+        report["recommend"] = run_wrk(
+            base, HERE / "http" / "recommend.lua", args.seconds, args.connections, wrk_env
+        )
+        report["live_peer"] = run_wrk(
+            base, HERE / "http" / "live.lua", args.seconds // 2, args.connections, wrk_env
+        )
+        report["ingest"] = run_wrk(base, HERE / "http" / "ingest.lua", 20, 4, wrk_env)
+        report["ingest"]["events_per_second"] = report["ingest"]["rps"] * 500
+        report["event_to_effect"] = event_to_effect(base, args.users, 500)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

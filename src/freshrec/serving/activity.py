@@ -1,0 +1,68 @@
+"""What the dashboard shows about live traffic: event rate and most-interacted items.
+
+Counts only the events this server process accepted (valid events, duplicates included),
+in one-second buckets over a sliding window; it is a view of traffic, not of the log.
+
+>>> activity = EventActivity(window_seconds=60)
+>>> activity.record(["a", "b", "a"], now=100.0)
+>>> activity.top_items(1, now=100.0)
+[('a', 2)]
+>>> activity.rate(10, now=100.0)
+0.3
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterable
+
+
+class EventActivity:
+    """Sliding-window event counts per second and per item; thread-safe.
+
+    Args:
+        window_seconds: how far back rates and top items look, at most.
+    """
+
+    def __init__(self, window_seconds: int = 300) -> None:
+        self.window_seconds = window_seconds
+        self.total = 0
+        self._buckets: deque[tuple[int, Counter[str]]] = deque()
+        self._lock = threading.Lock()
+
+    def record(self, item_ids: Iterable[str], now: float | None = None) -> None:
+        """Count one event per item id at time ``now`` (unix seconds; default: the clock)."""
+        second = int(time.time() if now is None else now)
+        counts = Counter(item_ids)
+        with self._lock:
+            if self._buckets and self._buckets[-1][0] == second:
+                self._buckets[-1][1].update(counts)
+            else:
+                self._buckets.append((second, counts))
+            self.total += counts.total()
+            self._expire(second)
+
+    def _expire(self, second: int) -> None:
+        while self._buckets and self._buckets[0][0] <= second - self.window_seconds:
+            self._buckets.popleft()
+
+    def rate(self, seconds: int, now: float | None = None) -> float:
+        """Return events per second over the last ``seconds`` (capped at the window)."""
+        current = int(time.time() if now is None else now)
+        seconds = max(1, min(seconds, self.window_seconds))
+        with self._lock:
+            self._expire(current)
+            count = sum(c.total() for s, c in self._buckets if s > current - seconds)
+        return count / seconds
+
+    def top_items(self, k: int, now: float | None = None) -> list[tuple[str, int]]:
+        """Return the ``k`` items with most events in the window, most first."""
+        current = int(time.time() if now is None else now)
+        with self._lock:
+            self._expire(current)
+            total: Counter[str] = Counter()
+            for _, counts in self._buckets:
+                total.update(counts)
+        return total.most_common(k)

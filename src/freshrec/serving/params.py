@@ -1,0 +1,17 @@
+"""Query parameters shared by the answer routes, with their documented ranges."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+
+from freshrec import scenarios
+from freshrec.engine import MAX_N
+
+N = Annotated[int, Query(ge=1, le=MAX_N, description="How many items, at most.")]
+Exclude = Annotated[str | None, Query(description="Comma-separated item ids to leave out.")]
+Category = Annotated[str | None, Query(description="Only items of this category.")]
+Scenario = Annotated[
+    str, Query(description=f"A configured scenario: {', '.join(scenarios.SCENARIOS)}.")
+]

@@ -1,0 +1,109 @@
+"""Catalogue routes: upsert, read, hide, and items similar to an item.
+
+Item ids in paths may contain ``/`` (see ``paths.py``), so ``/similar`` is registered before
+the plain item route (so ``GET`` of an id that itself ends in ``/similar`` means "similar").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from freshrec.serving.access import ADMIN, READ
+from freshrec.serving.answers import answer, id_list
+from freshrec.serving.body import read_json
+from freshrec.serving.context import Ctx
+from freshrec.serving.params import Exclude, N
+from freshrec.serving.paths import id_segment
+from freshrec.serving.records import record_list, with_path_id
+from freshrec.serving.schemas import (
+    ERRORS,
+    ItemIn,
+    ItemOut,
+    ItemPut,
+    RecommendationsOut,
+    WrittenOut,
+    json_body,
+    list_of,
+    ref,
+)
+from freshrec.types import check_id
+
+ITEM = id_segment("item_id")
+router = APIRouter(prefix="/v1", tags=["items"], responses=ERRORS)
+
+
+@router.get(
+    f"/items/{ITEM}/similar",
+    response_model=RecommendationsOut,
+    dependencies=[READ],
+    summary="Items similar to an item",
+)
+async def similar_items(item_id: str, ctx: Ctx, n: N = 10, exclude: Exclude = None) -> JSONResponse:
+    """Return up to ``n`` items similar to ``item_id`` (never itself), best first."""
+    check_id(item_id, "item_id")
+    recs = await run_in_threadpool(ctx.engine.similar, item_id, n, id_list(exclude, "exclude"))
+    return JSONResponse(answer("similar", recs))
+
+
+@router.put(
+    f"/items/{ITEM}",
+    response_model=ItemOut,
+    dependencies=[ADMIN],
+    summary="Create or replace an item",
+    openapi_extra=json_body(ref(ItemPut), "The item; `item_id` may be left out."),
+)
+async def put_item(item_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
+    """Create or replace one item; return it as stored."""
+    check_id(item_id, "item_id")
+    record = with_path_id(
+        await read_json(request, ctx.max_body_bytes), "item_id", item_id, "an item"
+    )
+    await run_in_threadpool(ctx.engine.upsert_items, [record])
+    item = await run_in_threadpool(ctx.engine.get_item, item_id)
+    return item.to_dict()
+
+
+@router.post(
+    "/items",
+    response_model=WrittenOut,
+    dependencies=[ADMIN],
+    summary="Create or replace items in a batch (all or none)",
+    openapi_extra=json_body(list_of(ItemIn), "A JSON list of items."),
+)
+async def post_items(request: Request, ctx: Ctx) -> dict[str, int]:
+    """Upsert a list of items; one bad item rejects the batch with a 400 naming it."""
+    records = record_list(await read_json(request, ctx.max_body_bytes), "items")
+    written = await run_in_threadpool(ctx.engine.upsert_items, records)
+    return {"written": written}
+
+
+@router.get(
+    f"/items/{ITEM}",
+    response_model=ItemOut,
+    dependencies=[READ],
+    summary="Read an item",
+)
+def get_item(item_id: str, ctx: Ctx) -> dict[str, Any]:
+    """Return a stored item; 404 for an unknown one."""
+    return ctx.engine.get_item(check_id(item_id, "item_id")).to_dict()
+
+
+@router.delete(
+    f"/items/{ITEM}",
+    response_model=ItemOut,
+    dependencies=[ADMIN],
+    summary="Hide an item",
+)
+def hide_item(item_id: str, ctx: Ctx) -> dict[str, Any]:
+    """Hide an item from every answer (``available`` false); its history is kept.
+
+    ``PUT`` it again with ``available: true`` to bring it back.
+    """
+    record = ctx.engine.get_item(check_id(item_id, "item_id")).to_dict()
+    record["available"] = False
+    ctx.engine.upsert_items([record])
+    return record
