@@ -442,16 +442,18 @@ class Engine:
         uidx: int | None,
         explain: bool = True,
     ) -> list[Recommendation]:
-        # Blends are zero outside ``allowed`` and never negative: non-zeros are the candidates.
-        candidates = np.flatnonzero(result.scores)
-        values = result.scores[candidates]
-        ranked = top_n(values + self._catalog.tie_break[candidates], n)
-        chosen = candidates[ranked].tolist()
+        # Blends are zero outside ``allowed`` and never negative: the winners with a positive
+        # score are the answer (the tie-break alone never lifts a zero above zero).
+        scores = result.scores
+        ranked = top_n(scores + self._catalog.tie_break, n)
+        ranked = ranked[scores[ranked] > 0]
+        values = scores[ranked]
+        chosen = ranked.tolist()
         whys = self._why(result, chosen, uidx) if explain else [()] * len(chosen)
         id_of = self._items.id_of
         return [
             Recommendation(id_of(i), score, why)
-            for i, score, why in zip(chosen, values[ranked].tolist(), whys, strict=True)
+            for i, score, why in zip(chosen, values.tolist(), whys, strict=True)
         ]
 
     def _why(self, result: Blend, chosen: list[int], uidx: int | None) -> list[tuple[str, ...]]:

@@ -349,7 +349,8 @@ def test_factors_fold_in_after_partial_fit_equals_closed_form(
         assert scores is not None
         factors = model.trained_state()[0]
         m = min(N_ITEMS, len(factors))
-        np.testing.assert_allclose(scores[:m], factors[:m] @ expected, rtol=1e-9, atol=1e-12)
+        # Scores come from a float32 mirror of the factors (half the memory traffic).
+        np.testing.assert_allclose(scores[:m], factors[:m] @ expected, rtol=1e-5, atol=1e-6)
         checked += 1
     assert checked >= 10
 

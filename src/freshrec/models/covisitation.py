@@ -30,6 +30,8 @@ class CoVisitation(ScoringModel):
     def _reset(self) -> None:
         self._dense: npt.NDArray[np.float32] | None = np.zeros((0, 0), dtype=np.float32)
         self._rows: list[defaultdict[int, float]] = []
+        # Sparse rows as arrays, built on first read and dropped when the row changes.
+        self._row_cache: dict[int, tuple[npt.NDArray[np.int64], FloatArray]] = {}
         # Rows may overshoot max_neighbors by a quarter before a prune, so pruning is rare.
         self._prune_limit = int(1.25 * self.config.max_neighbors)
         self._counts = np.zeros(0, dtype=np.float64)
@@ -85,6 +87,7 @@ class CoVisitation(ScoringModel):
         if len(row) > keep:
             strongest = sorted(row.items(), key=lambda kv: kv[1], reverse=True)[:keep]
             self._rows[idx] = defaultdict(float, strongest)
+            self._row_cache.pop(idx, None)
 
     def fit(self, events: EventBatch) -> None:
         """Rebuild counts from scratch."""
@@ -129,7 +132,10 @@ class CoVisitation(ScoringModel):
             return
         rows, limit = self._rows, self._prune_limit
         row_i = rows[iidx]
+        stale = self._row_cache
+        stale.pop(iidx, None)
         for h, w in zip(history, pair, strict=True):
+            stale.pop(h, None)
             row_h = rows[h]
             row_h[iidx] += w
             row_i[h] += w
@@ -150,13 +156,21 @@ class CoVisitation(ScoringModel):
             out[:m] = weights @ self._dense[items, :m]
             return out
         for h, w in zip(items, weights.tolist(), strict=True):
-            row = self._rows[h]
-            if row:
-                keys = np.fromiter(row.keys(), dtype=np.int64, count=len(row))
-                vals = np.fromiter(row.values(), dtype=np.float64, count=len(row))
+            keys, vals = self._row_arrays(h)
+            if len(keys):
                 keep = keys < n_items
-                np.add.at(out, keys[keep], vals[keep] * w)
+                out[keys[keep]] += vals[keep] * w  # a row's keys are unique
         return out
+
+    def _row_arrays(self, idx: int) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        """Return a sparse row as (keys, values) arrays, cached until the row changes."""
+        cached = self._row_cache.get(idx)
+        if cached is None:
+            row = self._rows[idx]
+            keys = np.fromiter(row.keys(), dtype=np.int64, count=len(row))
+            vals = np.fromiter(row.values(), dtype=np.float64, count=len(row))
+            cached = self._row_cache[idx] = (keys, vals)
+        return cached
 
     def _normalise(self, scores: FloatArray) -> FloatArray:
         m = min(len(scores), len(self._counts))
