@@ -1,5 +1,6 @@
 """freshrec: a real-time recommendation engine where every event changes the next answer."""
 
+from freshrec.client import AsyncClient, Client
 from freshrec.config import EngineConfig
 from freshrec.engine import Engine
 from freshrec.errors import (
@@ -15,6 +16,8 @@ from freshrec.types import Event, IngestResult, Item, Recommendation, User
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncClient",
+    "Client",
     "Engine",
     "EngineConfig",
     "Event",

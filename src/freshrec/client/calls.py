@@ -1,0 +1,322 @@
+"""One description per endpoint, shared by the sync and the async client.
+
+Each public function returns a ``Call``: the method, the escaped path, the query, the JSON
+body and how to read the answer. The clients only send calls (with retries on connection
+failures) and hand the response to ``Call.finish``, so both speak the HTTP contract the same
+way by construction.
+
+>>> get_item("shoes/42").path
+'/v1/items/shoes%2F42'
+>>> recommend("u1", 5, "home", ["i1", "i2"], None).params
+{'scenario': 'home', 'n': 5, 'exclude': 'i1,i2'}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Generic, TypeAlias, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from freshrec.client import models
+from freshrec.client.errors import ApiError, error_from_response
+from freshrec.errors import ValidationError
+from freshrec.types import Event, IngestResult, Item, User
+
+T = TypeVar("T")
+
+ItemLike: TypeAlias = Mapping[str, Any] | Item
+UserLike: TypeAlias = Mapping[str, Any] | User
+EventLike: TypeAlias = Mapping[str, Any] | Event
+Params: TypeAlias = dict[str, str | int]
+
+# Failures that happen before any response exists, so sending again cannot answer twice
+# what was answered once (see the clients' docstrings for POST /v1/events).
+RETRYABLE: tuple[type[httpx.TransportError], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.RemoteProtocolError,
+)
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def backoff_delay(base_seconds: float, attempt: int) -> float:
+    """Return the pause before retry number ``attempt + 1``: ``base * 2**attempt``.
+
+    >>> [backoff_delay(0.05, k) for k in range(3)]
+    [0.05, 0.1, 0.2]
+    """
+    return base_seconds * (2**attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One request to send and how to read its answer.
+
+    Attributes:
+        method: the HTTP method.
+        path: the path under the base URL, ids already escaped.
+        parse: turns a successful response into the typed result.
+        params: query parameters.
+        content: the encoded JSON body, or ``None`` for none.
+        accept: statuses >= 400 that ``parse`` reads instead of raising (readiness's 503).
+    """
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: Params | None = None
+    content: bytes | None = None
+    accept: frozenset[int] = frozenset()
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """Headers this call adds (the JSON media type when it has a body)."""
+        return JSON_HEADERS if self.content is not None else None
+
+    def finish(self, response: httpx.Response) -> T:
+        """Return the typed result of a read response.
+
+        Raises:
+            ApiError: a refusal (status >= 400, as its typed subclass), or a success body
+                without the documented shape (code ``"invalid_response"``).
+        """
+        if response.status_code >= 400 and response.status_code not in self.accept:
+            raise error_from_response(response)
+        try:
+            return self.parse(response)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ApiError(
+                response.status_code, "invalid_response", f"unexpected response body: {exc!r}"
+            ) from exc
+
+
+def segment(value: object, name: str) -> str:
+    """Return an id escaped as one path segment (every reserved character, ``/`` included).
+
+    ``.`` and ``..`` are escaped too, so URL normalisation cannot drop them.
+
+    >>> segment("a b/c?", "item_id"), segment("..", "item_id")
+    ('a%20b%2Fc%3F', '%2E%2E')
+
+    Raises:
+        ValidationError: ``value`` is not a string (the server judges everything else).
+    """
+    if not isinstance(value, str):
+        raise ValidationError(f"must be a string, got {type(value).__name__}", name)
+    escaped = quote(value, safe="")
+    return escaped.replace(".", "%2E") if escaped in (".", "..") else escaped
+
+
+def encode(body: Any) -> bytes:
+    """Return ``body`` as compact UTF-8 JSON.
+
+    Raises:
+        ValidationError: it holds something JSON cannot carry (NaN, a ``datetime``, ...).
+    """
+    try:
+        text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"cannot be sent as JSON: {exc}") from None
+    return text.encode("utf-8")
+
+
+def _json(read: Callable[[Any], T]) -> Callable[[httpx.Response], T]:
+    def parse(response: httpx.Response) -> T:
+        return read(response.json())
+
+    return parse
+
+
+def _record(record: Any, key: str) -> tuple[dict[str, Any], str]:
+    """Return a record as a dict and its id (for the path of a ``PUT``)."""
+    data: Any = record.to_dict() if isinstance(record, Item | User) else record
+    if not isinstance(data, Mapping):
+        raise ValidationError(f"expected a mapping or a record, got {type(record).__name__}")
+    if key not in data:
+        raise ValidationError("is required", key)
+    data = dict(data)
+    return data, segment(data[key], key)
+
+
+def _records(records: Iterable[Any]) -> list[Any]:
+    if isinstance(records, Mapping | str | bytes | Item | User):
+        raise ValidationError(f"expected a list of records, got {type(records).__name__}")
+    return [r.to_dict() if isinstance(r, Item | User) else r for r in records]
+
+
+def _event(event: Any) -> Any:
+    if isinstance(event, Event):
+        return {k: v for k, v in event._asdict().items() if v is not None}
+    return dict(event) if isinstance(event, Mapping) else event
+
+
+def _id_list(ids: Iterable[str] | None, name: str) -> str | None:
+    if ids is None:
+        return None
+    if isinstance(ids, str):
+        ids = [ids]
+    parts = list(ids)
+    for part in parts:
+        if not isinstance(part, str):
+            raise ValidationError(f"must hold strings, got {type(part).__name__}", name)
+        if "," in part:
+            raise ValidationError(f"cannot hold an id with a comma: {part!r}", name)
+    return ",".join(parts) or None
+
+
+# -- items ----------------------------------------------------------------------------------
+
+
+def upsert_item(item: ItemLike) -> Call[Item]:
+    """``PUT /v1/items/{item_id}``."""
+    record, escaped = _record(item, "item_id")
+    return Call("PUT", f"/v1/items/{escaped}", _json(models.parse_item), content=encode(record))
+
+
+def upsert_items(items: Iterable[ItemLike]) -> Call[int]:
+    """``POST /v1/items``."""
+    return Call("POST", "/v1/items", _json(models.parse_written), content=encode(_records(items)))
+
+
+def get_item(item_id: str) -> Call[Item]:
+    """``GET /v1/items/{item_id}``."""
+    return Call("GET", f"/v1/items/{segment(item_id, 'item_id')}", _json(models.parse_item))
+
+
+def delete_item(item_id: str) -> Call[Item]:
+    """``DELETE /v1/items/{item_id}``."""
+    return Call("DELETE", f"/v1/items/{segment(item_id, 'item_id')}", _json(models.parse_item))
+
+
+def similar(item_id: str, n: int, exclude: Iterable[str] | None) -> Call[models.RecommendationList]:
+    """``GET /v1/items/{item_id}/similar``."""
+    params: Params = {"n": n}
+    excluded = _id_list(exclude, "exclude")
+    if excluded is not None:
+        params["exclude"] = excluded
+    path = f"/v1/items/{segment(item_id, 'item_id')}/similar"
+    return Call("GET", path, _json(models.parse_recommendations), params)
+
+
+# -- users ----------------------------------------------------------------------------------
+
+
+def upsert_user(user: UserLike) -> Call[User]:
+    """``PUT /v1/users/{user_id}``."""
+    record, escaped = _record(user, "user_id")
+    return Call("PUT", f"/v1/users/{escaped}", _json(models.parse_user), content=encode(record))
+
+
+def upsert_users(users: Iterable[UserLike]) -> Call[int]:
+    """``POST /v1/users``."""
+    return Call("POST", "/v1/users", _json(models.parse_written), content=encode(_records(users)))
+
+
+def get_user(user_id: str) -> Call[User]:
+    """``GET /v1/users/{user_id}``."""
+    return Call("GET", f"/v1/users/{segment(user_id, 'user_id')}", _json(models.parse_user))
+
+
+# -- events and answers ---------------------------------------------------------------------
+
+
+def send_events(events: EventLike | Iterable[EventLike], atomic: bool) -> Call[IngestResult]:
+    """``POST /v1/events`` (one object or a list)."""
+    body: Any
+    if isinstance(events, Event | Mapping):
+        body = _event(events)
+    elif isinstance(events, str | bytes):
+        raise ValidationError(f"expected an event or a list of events, got {type(events).__name__}")
+    else:
+        body = [_event(event) for event in events]
+    params: Params | None = {"atomic": "true"} if atomic else None
+    return Call("POST", "/v1/events", _json(models.parse_ingest), params, encode(body))
+
+
+def recommend(
+    user_id: str,
+    n: int,
+    scenario: str,
+    exclude: Iterable[str] | None,
+    category: str | None,
+) -> Call[models.RecommendationList]:
+    """``GET /v1/recommendations/{user_id}``."""
+    params: Params = {"scenario": scenario, "n": n}
+    excluded = _id_list(exclude, "exclude")
+    if excluded is not None:
+        params["exclude"] = excluded
+    if category is not None:
+        params["category"] = category
+    path = f"/v1/recommendations/{segment(user_id, 'user_id')}"
+    return Call("GET", path, _json(models.parse_recommendations), params)
+
+
+def rank(user_id: str, item_ids: Iterable[str]) -> Call[models.RankedList]:
+    """``POST /v1/rank``."""
+    if isinstance(item_ids, str):
+        raise ValidationError("must be a list of item ids, not one string", "item_ids")
+    body = {"user_id": user_id, "item_ids": list(item_ids)}
+    return Call("POST", "/v1/rank", _json(models.parse_ranked), content=encode(body))
+
+
+# -- operations -----------------------------------------------------------------------------
+
+
+def _is_ok(response: httpx.Response) -> bool:
+    return response.status_code == 200
+
+
+def health_live() -> Call[bool]:
+    """``GET /health/live``."""
+    return Call("GET", "/health/live", _is_ok, accept=frozenset({503}))
+
+
+def health_ready() -> Call[bool]:
+    """``GET /health/ready``: a 503 (starting up, shutting down) reads as ``False``."""
+    return Call("GET", "/health/ready", _is_ok, accept=frozenset({503}))
+
+
+def _text(response: httpx.Response) -> str:
+    return response.text
+
+
+def metrics() -> Call[str]:
+    """``GET /metrics``."""
+    return Call("GET", "/metrics", _text)
+
+
+# -- client settings ------------------------------------------------------------------------
+
+
+def _version() -> str:
+    try:
+        return metadata.version("freshrec")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def check_settings(timeout: float, retries: int, backoff_seconds: float) -> None:
+    """Refuse settings a client cannot work with.
+
+    Raises:
+        ValueError: ``timeout`` is not positive, ``retries`` or ``backoff_seconds`` negative.
+    """
+    if not timeout > 0:
+        raise ValueError(f"timeout must be positive, got {timeout!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    if not backoff_seconds >= 0:
+        raise ValueError(f"backoff_seconds must be >= 0, got {backoff_seconds!r}")
+
+
+def default_headers(api_key: str | None) -> dict[str, str]:
+    """Return the headers of every request: JSON accepted, the key as a bearer token."""
+    headers = {"Accept": "application/json", "User-Agent": f"freshrec-client/{_version()}"}
+    if api_key is not None:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers

@@ -1,0 +1,257 @@
+"""``freshrec.Client`` against a real ``freshrec serve --open`` process: every method."""
+
+from __future__ import annotations
+
+import pickle
+import textwrap
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import freshrec
+from freshrec.client import (
+    ApiError,
+    ApiValidationError,
+    NotFoundError,
+    RankedList,
+    RecommendationList,
+)
+
+
+@pytest.fixture(scope="module")
+def client(open_server: str) -> Iterator[freshrec.Client]:
+    with freshrec.Client(open_server + "/") as client:
+        yield client
+
+
+def test_health_and_metrics(client: freshrec.Client) -> None:
+    assert client.health_live() is True
+    assert client.health_ready() is True
+    text = client.metrics()
+    assert isinstance(text, str)
+    assert "freshrec_http_requests_total" in text
+
+
+def test_items_round_trip(client: freshrec.Client) -> None:
+    stored = client.upsert_item(
+        {"item_id": "book-1", "title": "A book", "categories": ["books"], "properties": {"p": 1}}
+    )
+    assert isinstance(stored, freshrec.Item)
+    assert stored.item_id == "book-1" and stored.categories == ("books",)
+    assert stored.properties == {"p": 1} and stored.available
+    assert client.get_item("book-1") == stored
+
+    # A freshrec.Item is accepted as it is, and batches report how many were written.
+    replaced = client.upsert_item(freshrec.Item("book-1", title="Renamed", categories=("books",)))
+    assert replaced.title == "Renamed"
+    written = client.upsert_items(
+        [{"item_id": "book-2", "title": "B"}, freshrec.Item("book-3", title="C")]
+    )
+    assert written == 2
+    assert client.get_item("book-3").title == "C"
+
+
+def test_delete_hides_an_item_from_answers(client: freshrec.Client) -> None:
+    client.upsert_items([{"item_id": f"gone-{k}", "categories": ["gone"]} for k in range(3)])
+    hidden = client.delete_item("gone-0")
+    assert hidden.item_id == "gone-0" and hidden.available is False
+    assert client.get_item("gone-0").available is False
+    answer = client.recommend("someone", n=50, category="gone")
+    assert "gone-0" not in answer.item_ids
+    client.upsert_item({"item_id": "gone-0", "categories": ["gone"], "available": True})
+    assert client.get_item("gone-0").available is True
+
+
+@pytest.mark.parametrize(
+    "item_id", ["shoes/42", "a b?c#d&e=f", "50%", "..", ".", "ünï ✓", "a//b", "/lead", "trail/"]
+)
+def test_ids_are_escaped_in_paths(client: freshrec.Client, item_id: str) -> None:
+    assert client.upsert_item({"item_id": item_id, "title": "t"}).item_id == item_id
+    assert client.get_item(item_id).item_id == item_id
+    assert client.delete_item(item_id).item_id == item_id
+    assert isinstance(client.similar(item_id), RecommendationList)
+    user = client.upsert_user({"user_id": item_id, "text": "x"})
+    assert user.user_id == item_id == client.get_user(item_id).user_id
+    assert client.recommend(item_id, n=3).scenario == "home"
+
+
+def test_users_round_trip(client: freshrec.Client) -> None:
+    user = client.upsert_user({"user_id": "alice", "properties": {"age": 30}, "text": "jazz"})
+    assert user == freshrec.User("alice", {"age": 30}, "jazz")
+    assert client.get_user("alice") == user
+    assert client.upsert_user(freshrec.User("alice", text="rock")).text == "rock"
+    assert client.upsert_users([{"user_id": "bob"}, freshrec.User("carol")]) == 2
+    assert client.get_user("carol").user_id == "carol"
+
+
+def test_read_your_writes(client: freshrec.Client) -> None:
+    before = client.recommend("ryw-user", n=10)
+    assert "i0" in before.item_ids
+    result = client.send_events({"user_id": "ryw-user", "item_id": "i0", "type": "click"})
+    assert (result.accepted, result.duplicates, result.errors) == (1, 0, [])
+    after = client.recommend("ryw-user", n=10)
+    assert after.recommendation_id != before.recommendation_id
+    assert "i0" not in after.item_ids  # an item the user interacted with never appears
+    assert "i2" in after.item_ids[:3]  # clicked together with i0 by every even user
+    assert after.item_ids != before.item_ids
+
+
+def test_send_events_batches_keep_good_events_and_report_bad_ones(
+    client: freshrec.Client,
+) -> None:
+    events: list[dict[str, Any] | freshrec.Event] = [
+        {"user_id": "ev-1", "item_id": "i1", "type": "click", "event_id": "ev-1-a"},
+        {"user_id": "ev-1", "item_id": "i3", "type": "no-such-type"},
+        freshrec.Event("ev-1", "i5", "view", time.time(), event_id="ev-1-b"),
+    ]
+    result = client.send_events(events)
+    assert isinstance(result, freshrec.IngestResult)
+    assert result.accepted == 2 and result.duplicates == 0
+    assert [index for index, _ in result.errors] == [1]
+    assert "type" in result.errors[0][1]
+
+    again = client.send_events(events[:1] + events[2:])  # event ids make resending safe
+    assert (again.accepted, again.duplicates, again.errors) == (0, 2, [])
+
+
+def test_send_events_atomic_and_single_bad_event_raise(client: freshrec.Client) -> None:
+    good = {"user_id": "atomic-u", "item_id": "i1", "type": "click"}
+    bad = {"user_id": "atomic-u", "item_id": "", "type": "click"}
+    with pytest.raises(ApiValidationError) as caught:
+        client.send_events([good, bad], atomic=True)
+    assert caught.value.status == 400 and caught.value.field == "item_id"
+    assert "1" in caught.value.message  # names the event's index
+    with pytest.raises(ApiValidationError) as single:
+        client.send_events({**good, "timestamp": time.time() + 30 * 86_400})
+    assert single.value.field == "timestamp"
+    assert client.send_events([]).accepted == 0
+
+
+def test_recommend_filters(client: freshrec.Client) -> None:
+    answer = client.recommend("even0", n=5)
+    assert isinstance(answer, RecommendationList)
+    assert answer.scenario == "home" and len(answer) <= 5 and len(answer.recommendation_id) == 32
+    assert all(isinstance(rec, freshrec.Recommendation) for rec in answer)
+    assert [rec.score for rec in answer] == sorted((rec.score for rec in answer), reverse=True)
+    assert all(isinstance(reason, str) for rec in answer for reason in rec.why)
+    excluded = client.recommend("even0", n=5, exclude=answer.item_ids[:2])
+    assert not set(answer.item_ids[:2]) & set(excluded.item_ids)
+    odd = client.recommend("even0", n=10, category="odd")
+    assert odd.item_ids and all(int(i[1:]) % 2 == 1 for i in odd.item_ids)
+    assert len(client.recommend("even0", n=1)) == 1
+
+
+def test_similar_and_rank(client: freshrec.Client) -> None:
+    similar = client.similar("i0", n=3)
+    assert similar.scenario == "similar" and "i0" not in similar.item_ids
+    assert similar[0].item_id == "i2"
+    assert "i2" not in client.similar("i0", n=3, exclude=["i2"]).item_ids
+
+    ranked = client.rank("even0", ["i1", "i4", "unknown-item"])
+    assert isinstance(ranked, RankedList) and len(ranked.recommendation_id) == 32
+    assert sorted(ranked.item_ids) == ["i1", "i4", "unknown-item"]
+    assert ranked.item_ids[-1] == "unknown-item" and ranked[-1].score == 0.0
+
+
+def test_not_found_errors(client: freshrec.Client) -> None:
+    with pytest.raises(NotFoundError) as item:
+        client.get_item("never-stored")
+    assert (item.value.status, item.value.code, item.value.field) == (
+        404,
+        "unknown_item",
+        "item_id",
+    )
+    assert "never-stored" in item.value.message
+    assert isinstance(item.value, KeyError) and isinstance(item.value, freshrec.FreshrecError)
+    with pytest.raises(NotFoundError) as user:
+        client.get_user("never-stored")
+    assert (user.value.code, user.value.field) == ("unknown_user", "user_id")
+    with pytest.raises(NotFoundError):
+        client.similar("never-stored")
+    with pytest.raises(NotFoundError):
+        client.delete_item("never-stored")
+
+
+def test_validation_errors(client: freshrec.Client) -> None:
+    with pytest.raises(ApiValidationError) as empty:
+        client.get_item("")
+    assert (empty.value.status, empty.value.field) == (400, "item_id")
+    assert isinstance(empty.value, freshrec.ValidationError)  # same as the embedded engine
+
+    with pytest.raises(ApiValidationError) as n:
+        client.recommend("u", n=0)
+    assert (n.value.status, n.value.field) == (422, "n")
+
+    with pytest.raises(ApiValidationError) as scenario:
+        client.recommend("u", scenario="nope")
+    assert (scenario.value.code, scenario.value.field) == ("unknown_scenario", "scenario")
+
+    with pytest.raises(ApiValidationError) as control:
+        client.recommend("tab\there")
+    assert control.value.field == "user_id" and "control" in control.value.message
+
+    with pytest.raises(ApiValidationError) as field:
+        client.upsert_item({"item_id": "x", "colour": "red"})
+    assert field.value.field == "colour"
+
+    with pytest.raises(ApiValidationError) as batch:
+        client.upsert_items([{"item_id": "ok"}, {"item_id": "bad", "vector": []}])
+    assert batch.value.field == "vector"
+
+    with pytest.raises(ApiValidationError) as rank:
+        client.rank("u", ["i1"] * 1001)
+    assert rank.value.field == "item_ids"
+
+
+def test_local_checks_refuse_what_cannot_be_sent(client: freshrec.Client) -> None:
+    with pytest.raises(freshrec.ValidationError) as comma:
+        client.recommend("u", exclude=["a,b"])
+    assert comma.value.field == "exclude"
+    with pytest.raises(freshrec.ValidationError) as missing:
+        client.upsert_item({"title": "no id"})
+    assert missing.value.field == "item_id"
+    with pytest.raises(freshrec.ValidationError) as not_str:
+        client.get_item(42)  # type: ignore[arg-type]
+    assert not_str.value.field == "item_id"
+    with pytest.raises(freshrec.ValidationError):
+        client.send_events(
+            {"user_id": "u", "item_id": "i1", "type": "rating", "value": float("nan")}
+        )
+
+
+def test_errors_pickle_and_print(client: freshrec.Client) -> None:
+    with pytest.raises(ApiError) as caught:
+        client.get_item("never-stored")
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert type(copy) is NotFoundError
+    assert (copy.status, copy.code, copy.field) == (404, "unknown_item", "item_id")
+    assert str(copy).startswith("HTTP 404 unknown_item: item_id: ")
+
+
+def docstring_examples() -> list[str]:
+    """Return the indented code blocks after ``::`` in ``freshrec.client``'s docstring."""
+    doc = freshrec.client.__doc__ or ""
+    blocks = []
+    for chunk in doc.split("::\n\n")[1:]:
+        lines = []
+        for line in chunk.splitlines():
+            if line and not line.startswith("    "):
+                break
+            lines.append(line[4:])
+        blocks.append(textwrap.dedent("\n".join(lines)))
+    return blocks
+
+
+def test_the_module_docstring_examples_run(
+    open_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocks = docstring_examples()
+    assert len(blocks) == 2
+    namespace: dict[str, Any] = {}  # the second block goes on from the first
+    for block in blocks:
+        exec(block.replace("http://127.0.0.1:8000", open_server), namespace)
+    lines = capsys.readouterr().out.splitlines()
+    assert "404 unknown_item item_id" in lines
+    assert len(lines) == 5 + 1 + 1  # five recommendations, the 404, the async answer
