@@ -8,6 +8,7 @@ stderr, so with ``--json`` stdout holds exactly one JSON object.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import hashlib
@@ -409,20 +410,99 @@ def similar(
     show.out.print(table)
 
 
+DEMO_SIZES = {"users": 300, "items": 400, "events": 30_000}
+SERVED_DEMO_SIZES = {"users": 2_000, "items": 1_000, "events": 50_000}
+
+
 @app.command()
 @friendly
 def demo(
-    users: Annotated[int, typer.Option(min=1)] = 300,
-    items: Annotated[int, typer.Option(min=1)] = 400,
-    events: Annotated[int, typer.Option(min=1)] = 30_000,
+    users: Annotated[
+        int | None, typer.Option(min=1, help="Shop users (default 300; 2000 with --serve).")
+    ] = None,
+    items: Annotated[
+        int | None, typer.Option(min=1, help="Shop items (default 400; 1000 with --serve).")
+    ] = None,
+    events: Annotated[
+        int | None,
+        typer.Option(min=1, help="Events loaded first (default 30000; 50000 with --serve)."),
+    ] = None,
     seed: int = 0,
     data: Annotated[
-        Path | None, typer.Option("--data", file_okay=False, help="Keep the data here.")
+        Path | None,
+        typer.Option(
+            "--data",
+            file_okay=False,
+            help="Keep the data here (with --serve: reopened as it is if it holds events).",
+        ),
+    ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="Serve the API and dashboard, with live traffic sent through HTTP."
+        ),
+    ] = False,
+    host: Annotated[
+        str | None, typer.Option(help="With --serve: interface (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="With --serve: TCP port, 0 for any (default 8000)."),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="With --serve: simulated events per second (default 200)."),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="With --serve: stop after this many seconds of traffic."),
     ] = None,
 ) -> None:
-    """End-to-end tour: a synthetic shop, live events, and answers that follow each one."""
+    """End-to-end tour: a synthetic shop, live events, and answers that follow each one.
+
+    --serve: the HTTP API and dashboard, with simulated shoppers acting through the API.
+    """
+    sizes = SERVED_DEMO_SIZES if serve else DEMO_SIZES
+    shop = shop_config(
+        users if users is not None else sizes["users"],
+        items if items is not None else sizes["items"],
+        events if events is not None else sizes["events"],
+        seed,
+    )
+    if serve:
+        serve_demo(shop, data, host, port, rate, duration)
+        return
+    if any(option is not None for option in (host, port, rate, duration)):
+        raise typer.BadParameter("--host, --port, --rate and --duration need --serve")
+    terminal_demo(shop, data)
+
+
+def serve_demo(
+    shop: ShopConfig,
+    data: Path | None,
+    host: str | None,
+    port: int | None,
+    rate: float | None,
+    duration: float | None,
+) -> None:
+    """Run ``freshrec demo --serve`` (see ``freshrec.demo_server``); None means the default."""
+    from freshrec import demo_server  # imports FastAPI and uvicorn: only when serving
+
+    options = demo_server.DemoOptions(shop=shop, data=data, duration=duration)
+    if host is not None:
+        options = dataclasses.replace(options, host=host)
+    if port is not None:
+        options = dataclasses.replace(options, port=port)
+    if rate is not None:
+        options = dataclasses.replace(options, rate=rate)
+    demo_server.run(options)
+
+
+def terminal_demo(config: ShopConfig, data: Path | None) -> None:
+    """Run the terminal tour over ``config``'s shop, in memory or kept in ``data``."""
     started = time.perf_counter()
-    shop = SyntheticShop(shop_config(users, items, events, seed))
+    users, items, events, seed = config.n_users, config.n_items, config.n_events, config.seed
+    shop = SyntheticShop(config)
     catalogue = list(shop.items())
     traffic = show.ShopTraffic({record["item_id"]: record["categories"][0] for record in catalogue})
     show.out.rule("freshrec demo")

@@ -458,7 +458,10 @@ class Engine:
 
     def _why(self, result: Blend, chosen: list[int], uidx: int | None) -> list[tuple[str, ...]]:
         """Explain each chosen item: source shares, and the history item that led to it."""
-        whys = [[f"{name} {share:.0%}" for name, share in r] for r in result.reasons(chosen)]
+        whys = [
+            [f"{name} {share:.0%}" for name, share in r if share >= 0.005]  # no "trending 0%"
+            for r in result.reasons(chosen)
+        ]
         if uidx is not None and CoVisitation.name in result.parts:
             covis = self._models.covisitation
             anchors = covis.strongest_links(covis.window(uidx), chosen)

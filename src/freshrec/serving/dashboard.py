@@ -71,12 +71,17 @@ def _user(ctx: ServingContext, user_id: str, n: int) -> str:
         recs = ctx.engine.recommend(user_id, n)
     except FreshrecError as exc:
         return f"<p class=warn>{_e(exc)}</p>"
-    rows = [(r.item_id, f"{r.score:.3f}", ", ".join(r.why)) for r in recs]
+    rows = [(r.item_id, _title(ctx, r.item_id), f"{r.score:.3f}", ", ".join(r.why)) for r in recs]
     history = ", ".join(recent) if recent else "no events yet: the cold-start answer"
     return (
         f"<h2>Recommendations for {_e(user_id)}</h2><p>Recent, newest first: {_e(history)}</p>"
-        + _table(("item", "score", "why"), rows)
+        + _table(("item", "title", "score", "why"), rows)
     )
+
+
+def _title(ctx: ServingContext, item_id: str) -> str:
+    item = ctx.engine.store.get_item(item_id)
+    return item.title if item is not None else ""
 
 
 def render(ctx: ServingContext, user_id: str | None, n: int) -> str:
