@@ -430,7 +430,8 @@ class LiveTraffic(threading.Thread):
                 if client.get("/health/ready").status_code == 200:
                     return True
             except httpx.TransportError:
-                pass
+                self._stop_event.wait(0.05)  # not listening yet: poll again
+                continue
             self._stop_event.wait(0.05)
         if not self._stop_event.is_set():
             self.say("traffic: the server did not become ready; no traffic sent")
