@@ -7,7 +7,7 @@ offsets and idempotency by ``event_id``), the catalogue, the users, and small na
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from typing import Protocol
 
 from freshrec.types import Event, Item, User
@@ -77,3 +77,29 @@ class Store(Protocol):
     def close(self) -> None:
         """Flush and release resources; the store is unusable afterwards."""
         ...
+
+
+def split_duplicates(
+    events: Sequence[Event], stored: Container[str]
+) -> tuple[list[bool], list[Event], set[str]]:
+    """Apply the idempotency rule every backend shares, without writing anything.
+
+    An event is a duplicate when its ``event_id`` is in ``stored`` or appears earlier in
+    the batch; events without an id are always new.
+
+    Returns:
+        ``(fresh flag per event, the new events in order, their new event ids)``.
+    """
+    fresh: list[bool] = []
+    accepted: list[Event] = []
+    new_ids: set[str] = set()
+    for event in events:
+        event_id = event.event_id
+        if event_id is not None:
+            if event_id in stored or event_id in new_ids:
+                fresh.append(False)
+                continue
+            new_ids.add(event_id)
+        fresh.append(True)
+        accepted.append(event)
+    return fresh, accepted, new_ids

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
+from freshrec.store.base import split_duplicates
 from freshrec.types import Event, Item, User
 
 
@@ -29,16 +30,7 @@ class MemoryStore:
         """Append events; see :meth:`Store.append_events`."""
         with self._lock:
             # Decide everything first and mutate last, so a bad element leaves no trace.
-            fresh, accepted, new_ids = [], [], set()
-            for event in events:
-                event_id = event.event_id
-                if event_id is not None:
-                    if event_id in self._event_ids or event_id in new_ids:
-                        fresh.append(False)
-                        continue
-                    new_ids.add(event_id)
-                fresh.append(True)
-                accepted.append(event)
+            fresh, accepted, new_ids = split_duplicates(events, self._event_ids)
             self._events.extend(accepted)
             self._event_ids.update(new_ids)
             return fresh

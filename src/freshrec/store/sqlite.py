@@ -16,6 +16,7 @@ from typing import Any
 
 from freshrec.config import StoreConfig
 from freshrec.errors import StoreError
+from freshrec.store.base import split_duplicates
 from freshrec.types import Event, Item, User
 
 SCHEMA_VERSION = 1
@@ -98,26 +99,12 @@ class SqliteStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 taken = self._existing_event_ids(ids) if ids else set()
-                fresh: list[bool] = []
-                rows = []
-                for e in events:
-                    if e.event_id is not None:
-                        if e.event_id in taken:
-                            fresh.append(False)
-                            continue
-                        taken.add(e.event_id)
-                    fresh.append(True)
-                    rows.append(
-                        (
-                            e.event_id,
-                            e.user_id,
-                            e.item_id,
-                            e.type,
-                            e.timestamp,
-                            e.value,
-                            e.recommendation_id,
-                        )
-                    )
+                fresh, accepted, _ = split_duplicates(events, taken)
+                rows = [
+                    (e.event_id, e.user_id, e.item_id, e.type, e.timestamp, e.value,
+                     e.recommendation_id)
+                    for e in accepted
+                ]  # fmt: skip
                 self._db.executemany(
                     "INSERT INTO events (event_id, user_id, item_id, type, ts, value,"
                     " recommendation_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
