@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -133,6 +133,51 @@ class BlendConfig(_Section):
     trending: float = 0.1
 
 
+class ContentConfig(_Section):
+    """What the engine reads of item and user content (text, own vectors), and how.
+
+    ``encoder`` picks the language model's precision: ``onnx-int8`` (default: the compressed
+    model, no torch at serving time), ``onnx-fp32``, ``torch-fp32`` (the reference), or
+    ``none`` (keywords and item vectors only). The ONNX files are exported once from the
+    locally installed weights into ``model_cache_dir``. Fusion weights, the mapping's ridge
+    penalty and the candidate count were chosen by measurement (docs/benchmarks.md).
+    """
+
+    encoder: Literal["onnx-int8", "onnx-fp32", "torch-fp32", "none"] = "onnx-int8"
+    model_cache_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "freshrec" / "models"
+    )
+    threads: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    keyword_dim: int = Field(default=512, ge=8)
+    vector_dim: int | None = Field(default=None, ge=1)
+    text_weight: float = Field(default=1.0, ge=0)
+    keyword_weight: float = Field(default=1.0, ge=0)
+    vector_weight: float = Field(default=1.0, ge=0)
+    mapping_l2: float = Field(default=10.0, gt=0)
+    profile_events: int = Field(default=20, ge=1)
+    profile_recency_decay: float = Field(default=0.8, gt=0, le=1)
+    stated_weight: float = Field(default=1.0, ge=0)
+    candidates: int = Field(default=200, ge=1)
+
+
+class ScenariosConfig(_Section):
+    """Scenario settings beyond the home blend.
+
+    ``new_item_share``: the share of home-feed slots given to fresh items (the exploration
+    slot); an item is fresh while it has fewer than ``fresh_max_events`` events and was
+    created within ``fresh_max_age_seconds`` (items without ``created_at`` count as fresh
+    while their event count is low). ``new_user_max_events``: a user with at most this many
+    events is served by the ``new_user`` pipeline when ``home`` is asked for.
+    """
+
+    new_item_share: float = Field(default=0.1, ge=0, le=1)
+    fresh_max_events: int = Field(default=5, ge=0)
+    fresh_max_age_seconds: float = Field(default=14 * 86_400, gt=0)
+    new_user_max_events: int = Field(default=0, ge=0)
+    segment_properties: tuple[str, ...] = ()
+
+
 class EngineConfig(_Section):
     """The whole settings tree."""
 
@@ -145,6 +190,8 @@ class EngineConfig(_Section):
     ease: EaseConfig = EaseConfig()
     training: TrainingConfig = TrainingConfig()
     blend: BlendConfig = BlendConfig()
+    content: ContentConfig = ContentConfig()
+    scenarios: ScenariosConfig = ScenariosConfig()
 
     @classmethod
     def from_file(cls, path: str | Path) -> EngineConfig:
