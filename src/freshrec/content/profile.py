@@ -35,7 +35,8 @@ def content_profile(
     Example:
         >>> table = EmbeddingTable("t", "1", 2)
         >>> table.put([0, 1], np.array([[1, 0], [0, 1]], dtype=np.float32), ["a", "b"])
-        >>> content_profile(table, [(0, 1.0), (1, 1.0)], recency_decay=0.5).astype(float).round(3).tolist()
+        >>> profile = content_profile(table, [(0, 1.0), (1, 1.0)], recency_decay=0.5)
+        >>> [round(float(x), 3) for x in profile]
         [0.447, 0.894]
     """
     matrix, present = table.matrix, table.present
