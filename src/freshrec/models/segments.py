@@ -1,0 +1,130 @@
+"""What is popular among people like this one: trending per user segment.
+
+A segment is one property value (``country=fr``, ``plan=pro``; numbers fall into buckets:
+``age=20-29``). A brand-new user who told us who they are is served what their segments
+favour before they have clicked anything — demographic cold start — and the scores keep
+decaying like trending, so a segment's taste can move.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from freshrec.config import TrendingConfig
+from freshrec.models.base import EventBatch, FloatArray, ScoringModel
+from freshrec.state.popularity import DecayedPopularity
+
+# Numbers are bucketed this wide so "age=34" and "age=36" share evidence.
+NUMERIC_BUCKET = 10.0
+# A property with more distinct values than this (an email, a zip code) is not a segment.
+MAX_VALUE_LENGTH = 64
+
+
+def segments_of(properties: Mapping[str, Any], keys: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Return the segment names of a user's properties (only ``keys`` when given).
+
+    Strings, booleans and numbers make segments; lists make one per element; nested objects
+    and long strings are skipped.
+
+    Example:
+        >>> segments_of({"age": 34, "country": "fr", "tags": ["a", "b"], "bio": {"x": 1}})
+        ('age=30-39', 'country=fr', 'tags=a', 'tags=b')
+    """
+    out: list[str] = []
+    for key in sorted(properties):
+        if keys and key not in keys:
+            continue
+        value = properties[key]
+        for element in value if isinstance(value, list) else [value]:
+            name = _segment_value(element)
+            if name is not None:
+                out.append(f"{key}={name}")
+    return tuple(out)
+
+
+def _segment_value(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return None
+        low = math.floor(value / NUMERIC_BUCKET) * NUMERIC_BUCKET
+        return f"{low:g}-{low + NUMERIC_BUCKET - 1:g}"
+    if isinstance(value, str) and 0 < len(value) <= MAX_VALUE_LENGTH:
+        return value.strip().lower()
+    return None
+
+
+class SegmentTrending(ScoringModel):
+    """Decayed popularity per segment; a user scores the mean of their segments' lists.
+
+    Each segment's scores are scaled to a maximum of 1 before averaging, so a large segment
+    does not drown a small, more specific one.
+    """
+
+    name = "segments"
+
+    def __init__(self, config: TrendingConfig, keys: tuple[str, ...] = ()) -> None:
+        self.config = config
+        self.keys = keys
+        self._user_segments: dict[int, tuple[int, ...]] = {}
+        self._segment_ids: dict[str, int] = {}
+        self._popularity: list[DecayedPopularity] = []
+
+    def set_user(self, uidx: int, properties: Mapping[str, Any]) -> None:
+        """Record (or replace) the segments of a user from their properties."""
+        ids = []
+        for name in segments_of(properties, self.keys):
+            if name not in self._segment_ids:
+                self._segment_ids[name] = len(self._popularity)
+                self._popularity.append(DecayedPopularity(self.config.half_life_seconds))
+            ids.append(self._segment_ids[name])
+        if ids:
+            self._user_segments[uidx] = tuple(ids)
+        else:
+            self._user_segments.pop(uidx, None)
+
+    def fit(self, events: EventBatch) -> None:
+        """Recount every segment from scratch (user segments are kept)."""
+        self._popularity = [
+            DecayedPopularity(self.config.half_life_seconds) for _ in self._popularity
+        ]
+        self.partial_fit(events)
+
+    def partial_fit(self, events: EventBatch) -> None:
+        """Count each positive-weight event in every segment of its user."""
+        if not self._user_segments:
+            return
+        segments = self._user_segments
+        for uidx, iidx, timestamp, weight in zip(
+            events.uidx.tolist(),
+            events.iidx.tolist(),
+            events.timestamp.tolist(),
+            events.weight.tolist(),
+            strict=True,
+        ):
+            if weight <= 0:
+                continue
+            for segment in segments.get(uidx, ()):
+                self._popularity[segment].add(iidx, timestamp, weight)
+
+    def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
+        """Mean of the user's segments' scaled popularity; None without segments."""
+        ids = self._user_segments.get(uidx)
+        if not ids:
+            return None
+        total = np.zeros(n_items, dtype=np.float64)
+        for segment in ids:
+            scores = self._popularity[segment].scores(n_items)
+            top = float(scores.max()) if n_items else 0.0
+            if top > 0:
+                total += scores / top
+        return total if total.any() else None
+
+    def score_item(self, iidx: int, n_items: int) -> FloatArray | None:
+        """Segments say nothing about item similarity."""
+        return None
