@@ -305,6 +305,25 @@ def test_n_at_the_limits(engine: Engine, n: int) -> None:
     assert len(engine.recommend("nobody", n=n)) == min(n, 3)
 
 
+def test_recommend_ids_is_recommend_without_scores(
+    engine: Engine, make_events: EventFactory
+) -> None:
+    """The replay's fast question: same scoring and filtering, ids only."""
+    engine.upsert_items([{"item_id": "i3", "available": False}])
+    engine.ingest(make_events(n_events=400))
+    engine.train()
+    engine.ingest(make_events(n_events=60, seed=9, id_prefix="late"))
+    for user in [f"u{k}" for k in range(20)] + ["nobody"]:
+        for n, exclude, category in [(10, None, None), (3, ["i1", "i2"], None), (50, None, "c")]:
+            full = engine.recommend(user, n=n, exclude=exclude, category=category)
+            ids = engine.recommend_ids(user, n=n, exclude=exclude, category=category)
+            assert ids == [r.item_id for r in full]
+    with pytest.raises(ValidationError):
+        engine.recommend_ids("u1", n=0)
+    with pytest.raises(UnknownScenarioError):
+        engine.recommend_ids("u1", scenario="homepage")
+
+
 @pytest.mark.parametrize("bad", ["", "a\nb", 5, "x" * 257])
 def test_bad_ids_in_queries(engine: Engine, bad: Any) -> None:
     with pytest.raises(ValidationError):

@@ -21,6 +21,7 @@ from freshrec.types import (
     Item,
     User,
     parse_event,
+    parse_events,
     parse_item,
     parse_user,
 )
@@ -307,6 +308,50 @@ def test_parse_event_raises_only_validation_errors(raw: dict[str, Any]) -> None:
     assert parsed.value is None or math.isfinite(parsed.value)
     assert parsed.user_id.isprintable() and 0 < len(parsed.user_id) <= MAX_ID_LENGTH
     assert parsed.type != "rating" or parsed.value is not None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raws=st.lists(json_objects(EVENT_FIELDS) | well_formed_event(), max_size=6))
+def test_batch_parsing_agrees_with_parse_event_record_by_record(raws: list[Any]) -> None:
+    """``parse_events`` checks plain records inline: it must accept, build and reject exactly
+    what ``parse_event`` does, with the same message for the same index."""
+    events, errors = parse_events(raws, TYPES, NOW)
+    expected_events, expected_errors = [], []
+    for index, raw in enumerate(raws):
+        try:
+            expected_events.append(parse_event(raw, TYPES, NOW))
+        except ValidationError as exc:
+            expected_errors.append((index, str(exc), exc.field))
+    assert events == expected_events
+    assert [type(e) for e in events] == [Event] * len(events)
+    assert [(i, str(exc), exc.field) for i, exc in errors] == expected_errors
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"user_id": "u", "item_id": "i", "type": "rating", "timestamp": 5, "value": 4},
+        {"user_id": "u", "item_id": "i", "type": "rating", "timestamp": 5.5, "value": 4.5},
+        {"user_id": "u", "item_id": "i", "type": "click", "timestamp": NOW + 86_400},
+        {"user_id": "u", "item_id": "i", "type": "click", "timestamp": 0, "event_id": "e"},
+        {"user_id": "u", "item_id": "i", "type": "click", "timestamp": 2**60},
+        {"user_id": "u", "item_id": "i", "type": "click", "timestamp": True},
+        {"user_id": "u", "item_id": "i", "type": "rating", "timestamp": 1, "value": None},
+        {"user_id": "u", "item_id": "i", "type": "rating", "timestamp": 1, "value": 2**60},
+        {"user_id": "u", "item_id": "i", "type": "rating", "timestamp": 1, "value": math.nan},
+        {"user_id": "u\n", "item_id": "i", "type": "click", "timestamp": 1},
+        {"user_id": "u", "item_id": "i" * 257, "type": "click", "timestamp": 1},
+        {"user_id": "u", "item_id": "i", "type": "click", "timestamp": 1, "event_id": ""},
+    ],
+)
+def test_batch_parsing_edges_agree_with_parse_event(raw: dict[str, Any]) -> None:
+    events, errors = parse_events([raw], TYPES, NOW)
+    try:
+        expected = parse_event(raw, TYPES, NOW)
+    except ValidationError as exc:
+        assert events == [] and [(i, str(e)) for i, e in errors] == [(0, str(exc))]
+    else:
+        assert events == [expected] and errors == []
 
 
 @settings(max_examples=200, deadline=None)

@@ -56,6 +56,9 @@ DRAIN_SECONDS = 10
 
 Say = Callable[[str], None]
 
+# The shop has new items arriving: one home slot in ten goes to them (exploration).
+DEMO_CONFIG = EngineConfig.from_dict({"scenarios": {"new_item_share": 0.1}})
+
 
 def _print(text: str) -> None:
     print(text, flush=True)
@@ -129,7 +132,7 @@ def load_shop(data: Path, shop: SyntheticShop, say: Say = _print) -> None:
     months after it.
     """
     config = shop.config
-    settings = EngineConfig()
+    settings = DEMO_CONFIG
     settings = settings.model_copy(
         update={"training": settings.training.model_copy(update={"retrain_every_events": 0})}
     )
@@ -265,7 +268,7 @@ def _serve(
 ) -> None:
     """Serve the engine in ``data`` with live traffic until a signal or the duration."""
     say(f"opening {data} to serve it (state and model load before the port answers) ...")
-    engine = Engine.open(data, EngineConfig())
+    engine = Engine.open(data, DEMO_CONFIG)
     try:
         app = create_app(engine, auth=None, open_access=True, close_engine=False)
         config = uvicorn.Config(

@@ -14,29 +14,29 @@ This is the only place that wires store, state, models and scenarios together.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
-from freshrec import scenarios
+from freshrec import answers, scenarios
 from freshrec.config import EngineConfig
+from freshrec.content.service import ContentService
 from freshrec.errors import StoreError, UnknownItemError, UnknownScenarioError, ValidationError
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
-from freshrec.models.base import EventBatch, ScoringModel
-from freshrec.retrieval import top_n
-from freshrec.scenarios import Blend, ModelSet
-from freshrec.state import IdVocabulary, UserHistories
-from freshrec.state.catalog import CatalogIndex
-from freshrec.state.columns import EventColumns
+from freshrec.models.base import ScoringModel
+from freshrec.models.segments import SegmentTrending
+from freshrec.pipelines import Pipelines
+from freshrec.scenarios import ModelSet, Source
+from freshrec.state.fresh import FreshItems
+from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
-from freshrec.training import BackgroundTrainer, BatchWeights, ModelArtifact, fit_batch_models
+from freshrec.training import BackgroundTrainer, ModelArtifact, fit_batch_models
+from freshrec.training.install import from_artifact, install, to_artifact
 from freshrec.types import (
     Event,
     IngestResult,
@@ -44,7 +44,7 @@ from freshrec.types import (
     Recommendation,
     User,
     check_id,
-    parse_event,
+    parse_events,
     parse_item,
     parse_user,
 )
@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 DB_FILE = "freshrec.db"
 MODEL_BLOB = "model/current"
 MAX_N = 1_000
+MAX_QUERY_CHARS = 1_000
 
 
 class Engine:
@@ -75,11 +76,7 @@ class Engine:
         self.config = config or EngineConfig()
         self.store = store
         self._lock = threading.RLock()
-        self._users = IdVocabulary()
-        self._items = IdVocabulary()
-        self._catalog = CatalogIndex()
-        self._histories = UserHistories(self.config.history.max_recent_events)
-        self._columns = EventColumns()
+        self._state = OnlineState(self.config)
         self._models = ModelSet(
             CoVisitation(self.config.covisitation),
             Trending(self.config.trending),
@@ -87,12 +84,24 @@ class Engine:
             Ease(self.config.ease),
         )
         self._weights = self.config.events.weights
-        self._catalogue_version = 0
         self._trained_through = 0
         self._train_lock = threading.Lock()
         self._background = background_training
         self._trainer = BackgroundTrainer(self.train)
         self._closed = False
+        wanted = self.config.scenarios
+        self._content = ContentService(
+            self.config.content,
+            background=background_training,
+            on_text_vectors=self._on_text_vectors,
+        )
+        self._pipelines = Pipelines(
+            self.config,
+            self._state,
+            self._content,
+            SegmentTrending(self.config.trending, wanted.segment_properties),
+            FreshItems(wanted.fresh_max_events, wanted.fresh_max_age_seconds),
+        )
         self._restore()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -120,7 +129,12 @@ class Engine:
 
     def _restore(self) -> None:
         """Rebuild online state from the store, then install the saved model version."""
-        self._apply_items(list(self.store.iter_items()))
+        items = list(self.store.iter_items())
+        for item in items:  # indices first, so saved embeddings can be matched to them
+            self._state.item_index(item.item_id)
+        self._content.restore(self.store, self._state.items.get)
+        self._apply_items(items)
+        self._apply_users(list(self.store.iter_users()))
         for batch in self.store.iter_events():
             self._apply_events([event for _, event in batch])
         blob = self.store.get_blob(MODEL_BLOB)
@@ -133,13 +147,18 @@ class Engine:
             # the next retrain write a fresh artifact instead of refusing to start.
             log.warning("saved model is damaged; serving online state until the next retrain")
             return
-        self._install(artifact)
+        weights = from_artifact(artifact, self._state.items)
+        self._models = install(self._models, weights, artifact.version)
+        self._trained_through = weights.events
+        self._place_by_content(refit=True)
 
     def close(self) -> None:
         """Wait for a running retrain, then flush and close the store. Idempotent."""
         if self._closed:
             return
         self._trainer.wait()
+        self._content.close()
+        self._content.save(self.store, self._state.items.id_of)
         with self._lock:
             self._closed = True
             self.store.close()
@@ -158,21 +177,17 @@ class Engine:
         Raises ``ValidationError`` naming the index and field of the first bad item.
         """
         parsed = _parse_all(items, parse_item, "items")
+        self._content.validate(parsed)
         self.store.upsert_items(parsed)
         with self._lock:
             self._apply_items(parsed)
         return len(parsed)
 
     def _apply_items(self, items: Sequence[Item]) -> None:
-        for item in items:
-            iidx = self._item_index(item.item_id)
-            self._catalog.update(iidx, item)
-        self._catalogue_version += 1
-
-    def _item_index(self, item_id: str) -> int:
-        iidx = self._items.add(item_id)
-        self._catalog.add(iidx, item_id)
-        return iidx
+        """Catalogue state, then content (texts queue for encoding; keywords are inline)."""
+        self._state.apply_items(items)
+        iidxs = [self._state.item_index(item.item_id) for item in items]
+        self._content.on_items(iidxs, items)
 
     def get_item(self, item_id: str) -> Item:
         """Return a stored item; raises ``UnknownItemError``."""
@@ -185,7 +200,15 @@ class Engine:
         """Validate and store user profiles (all or none); return how many were written."""
         parsed = _parse_all(users, parse_user, "users")
         self.store.upsert_users(parsed)
+        with self._lock:
+            self._apply_users(parsed)
         return len(parsed)
+
+    def _apply_users(self, users: Sequence[User]) -> None:
+        """Segments from properties and stated tastes (``text``), for new-user answers."""
+        self._pipelines.apply_users(users)
+        if users:
+            self._state.catalogue_version += 1  # cached answers may depend on profiles
 
     def get_user(self, user_id: str) -> User | None:
         """Return a stored user profile, or None."""
@@ -201,21 +224,18 @@ class Engine:
         ``ValidationError`` is raised. When this returns, accepted events survive a crash and
         the next recommendation for their users reflects them.
         """
-        result = IngestResult()
-        valid: list[Event] = []
-        now = time.time()
-        for index, raw in enumerate(events):
-            try:
-                valid.append(parse_event(raw, self._weights, now))
-            except ValidationError as exc:
-                if atomic:
-                    raise ValidationError(f"event {index}: {exc.message}", exc.field) from None
-                result.errors.append((index, str(exc)))
+        valid, errors = parse_events(events, self._weights, time.time())
+        if errors and atomic:
+            index, exc = errors[0]
+            raise ValidationError(f"event {index}: {exc.message}", exc.field)
+        result = IngestResult(errors=[(index, str(exc)) for index, exc in errors])
         if not valid:
             return result
         with self._lock:
             fresh = self.store.append_events(valid)
-            new_events = [e for e, is_new in zip(valid, fresh, strict=True) if is_new]
+            new_events = (
+                valid if all(fresh) else [e for e, f in zip(valid, fresh, strict=True) if f]
+            )
             self._apply_events(new_events)
         result.accepted = len(new_events)
         result.duplicates = len(valid) - len(new_events)
@@ -226,33 +246,15 @@ class Engine:
         """Update every piece of online state with already-durable events (log order)."""
         if not events:
             return
-        users, items, kinds, stamps, positives = [], [], [], [], []
-        weights, is_positive, record = (
-            self._weights,
-            self.config.is_positive,
-            self._histories.record,
-        )
-        for e in events:
-            uidx = self._users.add(e.user_id)
-            iidx = self._item_index(e.item_id)
-            weight = weights[e.type]
-            positive = weight > 0 and is_positive(e.type, e.value)
-            record(uidx, iidx, e.timestamp, weight, positive)
-            users.append(uidx)
-            items.append(iidx)
-            kinds.append(weight)
-            stamps.append(e.timestamp)
-            positives.append(positive)
-        batch = EventBatch(
-            np.array(users, dtype=np.int64),
-            np.array(items, dtype=np.int64),
-            np.array(kinds, dtype=np.float64),
-            np.array(stamps, dtype=np.float64),
-            np.array(positives, dtype=np.bool_),
-        )
-        self._columns.append(batch)
+        known_users = len(self._state.users)
+        batch = self._state.index_events(events)
+        pipelines = self._pipelines
+        if len(self._state.users) > known_users:
+            pipelines.on_new_users(known_users)
         for model in self._online_models():
             model.partial_fit(batch)
+        pipelines.segments.partial_fit(batch)
+        pipelines.fresh.add(batch)
 
     def _online_models(self) -> list[ScoringModel]:
         """Models whose per-event state is read somewhere (zero-weight sources are skipped)."""
@@ -268,8 +270,10 @@ class Engine:
 
     def _maybe_retrain(self) -> None:
         every = self.config.training.retrain_every_events
-        pending = len(self._columns) - self._trained_through
-        if every <= 0 or pending < every or len(self._columns) < self.config.training.min_events:
+        logged = len(self._state.columns)
+        if every <= 0 or logged - self._trained_through < every:
+            return
+        if logged < self.config.training.min_events:
             return
         if self._background:
             self._trainer.request()
@@ -283,78 +287,64 @@ class Engine:
         weights; the new weights are then installed into the live models, whose per-user
         state already holds every event that arrived meanwhile (those fold in as usual).
         """
+        self._content.flush()  # outside the engine lock: the encoder's callback takes it
         with self._train_lock:
             with self._lock:
-                seen = len(self._columns)
-                events = self._columns.slice(0, seen)
-                models = self._models
-                previous = models.factors.trained_state()[0] if models.factors.fitted else None
+                seen = len(self._state.columns)
+                events = self._state.columns.slice(0, seen)
+                factors = self._models.factors
+                previous = factors.trained_state()[0] if factors.fitted else None
             weights = fit_batch_models(self.config, events, previous)
             version = f"v{seen}"
             with self._lock:
-                self._install_weights(weights, version)
-                item_ids = self._items.ids()
-            self._save(version, weights, item_ids)
+                self._models = install(self._models, weights, version)
+                self._trained_through = weights.events
+                self._place_by_content(refit=True)
+                item_ids = self._state.items.ids()
+            artifact = to_artifact(version, weights, item_ids, self.config.factors.factors)
+            self.store.put_blob(MODEL_BLOB, artifact.to_bytes())
+            self._content.save(self.store, self._state.items.id_of)
             return version
 
-    def _install_weights(self, weights: BatchWeights, version: str) -> None:
-        models = self._models
-        if weights.factors is not None:
-            models.factors.set_item_factors(*weights.factors)
-        models.ease.set_weights(weights.ease)
-        self._models = dataclasses.replace(models, version=version)
-        self._trained_through = weights.events
+    def _on_text_vectors(self, iidxs: list[int]) -> None:
+        """New text embeddings: place those items in factor space; answers may change."""
+        with self._lock:
+            self._place_by_content(refit=False, only=iidxs)
+            self._state.catalogue_version += 1
 
-    def _save(self, version: str, weights: BatchWeights, item_ids: list[str]) -> None:
-        k = self.config.factors.factors
-        n = max(
-            len(weights.factors[0]) if weights.factors is not None else 0,
-            len(weights.ease) if weights.ease is not None else 0,
-        )
-        item_factors, trained, user_gram = np.zeros((n, k)), np.zeros(n, np.bool_), np.eye(k) * 0
-        if weights.factors is not None:
-            rows = len(weights.factors[0])
-            item_factors[:rows], trained[:rows], user_gram = weights.factors
-        artifact = ModelArtifact(
-            version, weights.events, item_ids[:n], item_factors, trained, user_gram, weights.ease
-        )
-        self.store.put_blob(MODEL_BLOB, artifact.to_bytes())
+    def _place_by_content(self, refit: bool, only: Sequence[int] | None = None) -> None:
+        """Give items without behaviour content-predicted factors (item cold start).
 
-    def _install(self, artifact: ModelArtifact) -> None:
-        """Install a saved model version over state already rebuilt from the log."""
-        item_factors, trained, ease_weights = artifact.remap(self._items)
-        factors = (item_factors, trained, artifact.user_gram) if trained.any() else None
-        weights = BatchWeights(artifact.trained_through, factors, ease_weights)
-        self._install_weights(weights, artifact.version)
+        ``refit`` relearns the content -> factors mapping from the trained items (after a
+        retrain); otherwise it is learned the first time enough items have content.
+        """
+        factors = self._models.factors
+        if not factors.fitted or self.config.blend.factors <= 0:
+            return
+        if refit or not self._content.mapping.fitted:
+            item_factors, trained, _ = factors.trained_state()
+            if not self._content.fit_mapping(item_factors, trained):
+                return
+        targets = factors.items_without_evidence(len(self._state.items))
+        if only is not None:
+            targets = np.intersect1d(targets, np.asarray(only, dtype=np.int64))
+        placed = [int(i) for i in targets if self._content.has_content(int(i))]
+        predicted = self._content.predicted_factors(placed)
+        if predicted is not None:
+            factors.set_content_factors(placed, predicted)
+
+    def encode_pending(self, progress: bool = False) -> None:
+        """Encode every item text still waiting for the language model, now (bulk imports).
+
+        Texts are otherwise encoded on a worker thread shortly after their upsert.
+        """
+        self._content.flush(progress)
 
     def wait_for_training(self, timeout: float | None = None) -> None:
         """Block until a background retrain (if running) has finished."""
         self._trainer.wait(timeout)
 
     # -- answers ------------------------------------------------------------------------------
-
-    def _allowed(
-        self,
-        uidx: int | None,
-        exclude: Iterable[str] | None,
-        category: str | None,
-        exclude_seen: bool = True,
-    ) -> npt.NDArray[np.bool_]:
-        allowed = self._catalog.available.copy()
-        history = self._histories.get(uidx) if uidx is not None else None
-        if history is not None:
-            if exclude_seen and history.seen:
-                allowed[np.fromiter(history.seen, dtype=np.int64, count=len(history.seen))] = False
-            if history.negative:
-                neg = history.negative
-                allowed[np.fromiter(neg, dtype=np.int64, count=len(neg))] = False
-        for item_id in exclude or ():
-            iidx = self._items.get(item_id)
-            if iidx is not None:
-                allowed[iidx] = False
-        if category is not None:
-            allowed &= self._catalog.in_category(category, len(allowed))
-        return allowed
 
     def recommend(
         self,
@@ -375,20 +365,52 @@ class Engine:
             ValidationError: bad ``user_id`` or ``n`` outside [1, 1000].
             UnknownScenarioError: ``scenario`` is not configured.
         """
-        check_id(user_id, "user_id")
-        _check_n(n)
-        if scenario not in scenarios.SCENARIOS:
-            raise UnknownScenarioError(scenario, list(scenarios.SCENARIOS))
+        _check_question(user_id, n, scenario)
         with self._lock:
-            uidx = self._users.get(user_id)
-            allowed = self._allowed(uidx, exclude, category)
-            models = self._models
-            result = None
-            if uidx is not None:
-                result = scenarios.home(models, self.config.blend, uidx, allowed)
-            if result is None or not result.parts:
-                result = scenarios.cold(models, allowed)
-            return self._answer(result, allowed, n, uidx, explain)
+            allowed = self._state.allowed(self._state.users.get(user_id), exclude, category)
+            uidx, result, explore = self._pipelines.answer(
+                self._models, user_id, allowed, scenario, n
+            )
+            ranked = answers.top_indices(result, self._state.catalog.tie_break, n - len(explore))
+            links = self._links(uidx) if explain else None
+            id_of = self._state.items.id_of
+            recs = answers.recommendations(result, ranked, id_of, links, explain)
+            if explore.blend is not None and len(explore.items):
+                picks = answers.recommendations(explore.blend, explore.items, id_of, None, explain)
+                recs = answers.interleave(recs, picks, "new item" if explain else None)
+            return recs
+
+    def recommend_ids(
+        self,
+        user_id: str,
+        n: int = 10,
+        scenario: str = scenarios.HOME,
+        exclude: Iterable[str] | None = None,
+        category: str | None = None,
+    ) -> list[str]:
+        """Return the item ids ``recommend`` would return, best first, and nothing else.
+
+        The same scoring and filtering without scores and reasons: the cheap question that a
+        replay or an offline evaluation asks thousands of times. Raises as ``recommend``.
+        """
+        _check_question(user_id, n, scenario)
+        with self._lock:
+            allowed = self._state.allowed(self._state.users.get(user_id), exclude, category)
+            _, result, explore = self._pipelines.answer(self._models, user_id, allowed, scenario, n)
+            ranked = answers.top_indices(result, self._state.catalog.tie_break, n - len(explore))
+            ids = self._state.items.ids_of(ranked.tolist())
+            if len(explore.items):
+                fresh = self._state.items.ids_of(explore.items.tolist())
+                return answers.interleave_ids(ids, fresh)
+            return ids
+
+    def _links(self, uidx: int | None) -> Callable[[list[int]], list[int | None]] | None:
+        """The history item behind each co-visitation pick, for ``why`` (None: no history)."""
+        if uidx is None:
+            return None
+        covisitation = self._models.covisitation
+        window = covisitation.window(uidx)
+        return lambda chosen: covisitation.strongest_links(window, chosen)
 
     def similar(
         self, item_id: str, n: int = 10, exclude: Iterable[str] | None = None
@@ -400,13 +422,20 @@ class Engine:
         check_id(item_id, "item_id")
         _check_n(n)
         with self._lock:
-            iidx = self._items.get(item_id)
+            iidx = self._state.items.get(item_id)
             if iidx is None:
                 raise UnknownItemError(item_id)
-            allowed = self._allowed(None, exclude, None)
+            allowed = self._state.allowed(None, exclude, None)
             allowed[iidx] = False
-            result = scenarios.similar(self._models, self.config.blend, iidx, allowed)
-            return self._answer(result, allowed, n, None)
+            n_items = len(allowed)
+            content = Source(
+                scenarios.CONTENT,
+                self.config.blend.similar_content,
+                lambda: self._content.similar_scores(iidx, n_items),
+            )
+            result = scenarios.similar(self._models, self.config.blend, iidx, allowed, [content])
+            ranked = answers.top_indices(result, self._state.catalog.tie_break, n)
+            return answers.recommendations(result, ranked, self._state.items.id_of, None)
 
     def rank(self, user_id: str, item_ids: Sequence[str]) -> list[Recommendation]:
         """Score the given candidates for the user; return them all, best first.
@@ -418,57 +447,56 @@ class Engine:
         for item_id in item_ids:
             check_id(item_id, "item_ids")
         with self._lock:
-            uidx = self._users.get(user_id)
-            allowed = np.ones(len(self._items), dtype=np.bool_)
-            result = None
-            if uidx is not None:
-                result = scenarios.home(self._models, self.config.blend, uidx, allowed)
-            if result is None or not result.parts:
-                result = scenarios.cold(self._models, allowed)
+            known = [i for i in map(self._state.items.get, item_ids) if i is not None]
+        self._content.ensure(known)  # brand-new candidates get their text embedding now
+        with self._lock:
+            state = self._state
+            allowed = np.ones(len(state.items), dtype=np.bool_)
+            uidx, result = self._pipelines.rank(self._models, user_id, allowed, known)
+            links = self._links(uidx)
             scored = []
             for position, item_id in enumerate(dict.fromkeys(item_ids)):
-                iidx = self._items.get(item_id)
+                iidx = state.items.get(item_id)
                 score = float(result.scores[iidx]) if iidx is not None else 0.0
-                why = self._why(result, [iidx], uidx)[0] if iidx is not None else ()
+                why: tuple[str, ...] = ()
+                if iidx is not None:
+                    why = answers.reasons(result, [iidx], state.items.id_of, links)[0]
                 scored.append((score, -position, Recommendation(item_id, score, why)))
         scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
         return [rec for _, _, rec in scored]
 
-    def _answer(
+    def search(
         self,
-        result: Blend,
-        allowed: npt.NDArray[np.bool_],
-        n: int,
-        uidx: int | None,
-        explain: bool = True,
+        text: str,
+        n: int = 10,
+        user_id: str | None = None,
+        category: str | None = None,
     ) -> list[Recommendation]:
-        # Blends are zero outside ``allowed`` and never negative: the winners with a positive
-        # score are the answer (the tie-break alone never lifts a zero above zero).
-        scores = result.scores
-        ranked = top_n(scores + self._catalog.tie_break, n)
-        ranked = ranked[scores[ranked] > 0]
-        values = scores[ranked]
-        chosen = ranked.tolist()
-        whys = self._why(result, chosen, uidx) if explain else [()] * len(chosen)
-        id_of = self._items.id_of
-        return [
-            Recommendation(id_of(i), score, why)
-            for i, score, why in zip(chosen, values.tolist(), whys, strict=True)
-        ]
+        """Return up to ``n`` items whose content matches ``text`` ("items like: ..."), best first.
 
-    def _why(self, result: Blend, chosen: list[int], uidx: int | None) -> list[tuple[str, ...]]:
-        """Explain each chosen item: source shares, and the history item that led to it."""
-        whys = [
-            [f"{name} {share:.0%}" for name, share in r if share >= 0.005]  # no "trending 0%"
-            for r in result.reasons(chosen)
-        ]
-        if uidx is not None and CoVisitation.name in result.parts:
-            covis = self._models.covisitation
-            anchors = covis.strongest_links(covis.window(uidx), chosen)
-            for why, anchor in zip(whys, anchors, strict=True):
-                if anchor is not None:
-                    why.append(f"after {self._items.id_of(anchor)}")
-        return [tuple(w) for w in whys]
+        The language model reads the query as it reads item texts (keywords alone when no
+        model is configured). With ``user_id`` the user's seen and rejected items are left
+        out.
+
+        Raises:
+            ValidationError: empty or over-long ``text``, bad ``n``, ``user_id`` or
+                ``category``.
+        """
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationError("must be a non-empty text", "q")
+        if len(text) > MAX_QUERY_CHARS:
+            raise ValidationError(f"at most {MAX_QUERY_CHARS} characters", "q")
+        _check_n(n)
+        if user_id is not None:
+            check_id(user_id, "user_id")
+        query = self._content.query(text)  # outside the lock: the model call is the cost
+        with self._lock:
+            state = self._state
+            uidx = state.users.get(user_id) if user_id is not None else None
+            allowed = state.allowed(uidx, None, category)
+            result = self._pipelines.search(query, allowed, n)
+            ranked = answers.top_indices(result, state.catalog.tie_break, n)
+            return answers.recommendations(result, ranked, state.items.id_of, None)
 
     # -- introspection ------------------------------------------------------------------------
 
@@ -480,38 +508,49 @@ class Engine:
         an answer that hides a newer event (its other inputs, like trending, drift slowly).
         """
         with self._lock:
-            uidx = self._users.get(user_id)
-            history = self._histories.get(uidx) if uidx is not None else None
+            state = self._state
+            uidx = state.users.get(user_id)
+            history = state.histories.get(uidx) if uidx is not None else None
             events = history.events if history is not None else 0
-            return events, self._catalogue_version, self._models.version
+            return events, state.catalogue_version, self._models.version
 
     def stats(self) -> dict[str, Any]:
         """Return counts and the serving model version."""
         with self._lock:
+            state = self._state
             return {
-                "events": len(self._columns),
-                "users": len(self._users),
-                "items": len(self._items),
+                "events": len(state.columns),
+                "users": len(state.users),
+                "items": len(state.items),
                 "catalogue_items": self.store.count_items(),
                 "user_profiles": self.store.count_users(),
                 "model_version": self._models.version,
                 "trained_through_events": self._trained_through,
                 "training": self._trainer.running,
+                "content": self._content.stats(),
             }
 
     def history(self, user_id: str) -> list[str]:
         """Return the user's recent item ids, oldest first (empty for unknown users)."""
         with self._lock:
-            uidx = self._users.get(check_id(user_id, "user_id"))
+            state = self._state
+            uidx = state.users.get(check_id(user_id, "user_id"))
             if uidx is None:
                 return []
-            items = self._histories.recent_items(uidx, self.config.history.max_recent_events)
-            return [self._items.id_of(i) for i in items]
+            items = state.histories.recent_items(uidx, self.config.history.max_recent_events)
+            return [state.items.id_of(i) for i in items]
 
 
 def _check_n(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
         raise ValidationError(f"must be an integer in [1, {MAX_N}]", "n")
+
+
+def _check_question(user_id: str, n: int, scenario: str) -> None:
+    check_id(user_id, "user_id")
+    _check_n(n)
+    if scenario not in scenarios.SCENARIOS:
+        raise UnknownScenarioError(scenario, list(scenarios.SCENARIOS))
 
 
 def _parse_all(records: Iterable[Mapping[str, Any]], parse: Any, what: str) -> list[Any]:

@@ -6,19 +6,24 @@ weighted and summed; the per-source parts are kept so each answer can say why.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from freshrec.config import BlendConfig
+from freshrec.config import BlendConfig, NewUserBlendConfig
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import FloatArray
 
 HOME = "home"
 SIMILAR = "similar"
-SCENARIOS = (HOME,)
+NEW_USER = "new_user"
+NEW_ITEM = "new_item"
+SEARCH = "search"
+CONTENT = "content"
+SCENARIOS = (HOME, NEW_USER, NEW_ITEM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,56 +64,83 @@ class Blend:
 Scorer = Callable[[], FloatArray | None]
 
 
-def blend(sources: list[tuple[str, float, Scorer]], allowed: npt.NDArray[np.bool_]) -> Blend:
+class Source(NamedTuple):
+    """One scored input of a blend. ``nonnegative``: the scorer never returns a negative."""
+
+    name: str
+    weight: float
+    score: Scorer
+    nonnegative: bool = False
+
+
+def blend(sources: list[Source], allowed: npt.NDArray[np.bool_]) -> Blend:
     """Scale each source to [0, 1] over ``allowed`` and sum by weight.
 
     Args:
-        sources: ``(name, weight, scorer)``; a scorer returns a fresh score array (which is
-            modified here) or None. Zero-weight sources are never scored.
+        sources: a scorer returns a fresh score array (which is modified here) or None.
+            Zero-weight sources are never scored.
         allowed: mask, shape [n_items]; the result is 0 outside it.
 
     Returns:
         ``Blend`` whose scores are in [0, sum of weights]; ``parts`` names the sources that
         contributed (empty when none had anything to say).
     """
-    total = np.zeros(len(allowed), dtype=np.float64)
+    # Answering is dominated by per-call overhead, not arithmetic: every step below is one
+    # ufunc call straight into C (no Python-level wrappers such as ``ndarray.max``).
+    multiply, maximum = np.multiply, np.maximum
+    total: FloatArray | None = None
     parts: dict[str, FloatArray] = {}
-    for name, weight, scorer in sources:
+    for name, weight, scorer, nonnegative in sources:
         if weight <= 0:
             continue
         scores = scorer()
-        if scores is None:
+        if scores is None or not len(scores):
             continue
-        np.maximum(scores, 0.0, out=scores)  # a source can only add evidence, never veto
-        scores *= allowed  # two plain passes beat one masked reduction (max(where=...))
-        top = float(scores.max()) if len(scores) else 0.0
+        if not nonnegative:
+            maximum(scores, 0.0, out=scores)  # a source can only add evidence, never veto
+        multiply(scores, allowed, out=scores)
+        top = float(maximum.reduce(scores))
         if top <= 0:
             continue
-        scores *= weight / top
-        total += scores
+        multiply(scores, weight / top, out=scores)
         parts[name] = scores
+        # The first part is copied, not added to zeros: 0 + x is x, so the sum is the same.
+        total = scores.copy() if total is None else np.add(total, scores, out=total)
+    if total is None:
+        total = np.zeros(len(allowed), dtype=np.float64)
     return Blend(total, parts)
 
 
 def home(
-    models: ModelSet, weights: BlendConfig, uidx: int, allowed: npt.NDArray[np.bool_]
+    models: ModelSet,
+    weights: BlendConfig,
+    uidx: int,
+    allowed: npt.NDArray[np.bool_],
+    extra: Sequence[Source] = (),
 ) -> Blend:
-    """Blend every personalised source for a user with history."""
+    """Blend every personalised source for a user with history (``extra``: e.g. content)."""
     n_items = len(allowed)
     return blend(
         [
-            (
+            Source(
                 CoVisitation.name,
                 weights.covisitation,
                 lambda: models.covisitation.score_user(uidx, n_items),
+                models.covisitation.nonnegative,
             ),
-            (
+            Source(
                 ImplicitFactors.name,
                 weights.factors,
                 lambda: models.factors.score_user(uidx, n_items),
             ),
-            (Ease.name, weights.ease, lambda: models.ease.score_user(uidx, n_items)),
-            (Trending.name, weights.trending, lambda: models.trending.scores(n_items)),
+            Source(Ease.name, weights.ease, lambda: models.ease.score_user(uidx, n_items)),
+            Source(
+                Trending.name,
+                weights.trending,
+                lambda: models.trending.scores(n_items),
+                Trending.nonnegative,
+            ),
+            *extra,
         ],
         allowed,
     )
@@ -116,27 +148,100 @@ def home(
 
 def cold(models: ModelSet, allowed: npt.NDArray[np.bool_]) -> Blend:
     """Answer for a user with no history: what is trending among the allowed items."""
-    return blend([(Trending.name, 1.0, lambda: models.trending.scores(len(allowed)))], allowed)
+    n_items = len(allowed)
+    return blend(
+        [Source(Trending.name, 1.0, lambda: models.trending.scores(n_items), Trending.nonnegative)],
+        allowed,
+    )
 
 
 def similar(
-    models: ModelSet, weights: BlendConfig, iidx: int, allowed: npt.NDArray[np.bool_]
+    models: ModelSet,
+    weights: BlendConfig,
+    iidx: int,
+    allowed: npt.NDArray[np.bool_],
+    extra: Sequence[Source] = (),
 ) -> Blend:
-    """Blend item-to-item sources for an item page."""
+    """Blend item-to-item sources for an item page (``extra``: e.g. content neighbours)."""
     n_items = len(allowed)
     return blend(
         [
-            (
+            Source(
                 CoVisitation.name,
                 weights.covisitation,
                 lambda: models.covisitation.score_item(iidx, n_items),
+                models.covisitation.nonnegative,
             ),
-            (
+            Source(
                 ImplicitFactors.name,
                 weights.factors,
                 lambda: models.factors.score_item(iidx, n_items),
             ),
-            (Ease.name, weights.ease, lambda: models.ease.score_item(iidx, n_items)),
+            Source(Ease.name, weights.ease, lambda: models.ease.score_item(iidx, n_items)),
+            *extra,
         ],
         allowed,
     )
+
+
+def new_user(
+    models: ModelSet,
+    weights: NewUserBlendConfig,
+    uidx: int | None,
+    allowed: npt.NDArray[np.bool_],
+    extra: Sequence[Source] = (),
+) -> Blend:
+    """Blend for a user with few or no events: who they are, what they said, first clicks.
+
+    ``extra`` brings the sources that need more than the models: segment trending (their
+    properties) and content (their stated tastes and first items). Their first events count
+    through co-visitation and fold-in as soon as they arrive.
+    """
+    n_items = len(allowed)
+    sources = [*extra]
+    if uidx is not None:
+        sources += [
+            Source(
+                CoVisitation.name,
+                weights.covisitation,
+                lambda: models.covisitation.score_user(uidx, n_items),
+                models.covisitation.nonnegative,
+            ),
+            Source(
+                ImplicitFactors.name,
+                weights.factors,
+                lambda: models.factors.score_user(uidx, n_items),
+            ),
+        ]
+    sources.append(
+        Source(
+            Trending.name,
+            weights.trending,
+            lambda: models.trending.scores(n_items),
+            Trending.nonnegative,
+        )
+    )
+    return blend(sources, allowed)
+
+
+def fresh(
+    models: ModelSet,
+    uidx: int | None,
+    allowed: npt.NDArray[np.bool_],
+    extra: Sequence[Source] = (),
+) -> Blend:
+    """Rank fresh items (``allowed`` holds only them) for a user: the exploration slot.
+
+    Factors score untouched items through their content-predicted coordinates, ``extra``
+    adds the user's content profile; trending among fresh items breaks the rest.
+    """
+    n_items = len(allowed)
+    sources = [*extra]
+    if uidx is not None:
+        sources.append(
+            Source(ImplicitFactors.name, 1.0, lambda: models.factors.score_user(uidx, n_items))
+        )
+    sources.append(
+        Source(Trending.name, 0.1, lambda: models.trending.scores(n_items), Trending.nonnegative)
+    )
+    return blend(sources, allowed)

@@ -210,6 +210,79 @@ def parse_event(
     )
 
 
+def parse_events(
+    records: Iterable[Any],
+    known_types: Iterable[str] | Mapping[str, float],
+    now: float | None = None,
+) -> tuple[list[Event], list[tuple[int, ValidationError]]]:
+    """Validate a batch of event records: ``(valid events in order, (index, error) per bad one)``.
+
+    The same rules as ``parse_event``, at a fraction of the cost per record: a plain dict with
+    plainly valid fields is checked inline, and anything else (a missing timestamp, an
+    ISO-8601 string, a numeric string, a subclass, an error) goes through ``parse_event``,
+    which alone decides what is wrong.
+
+    >>> good = {"user_id": "u", "item_id": "i", "type": "click", "timestamp": 5}
+    >>> events, errors = parse_events([good, {**good, "type": "zap"}], {"click": 1.0}, now=10)
+    >>> events, [(index, error.field) for index, error in errors]
+    ([Event(user_id='u', item_id='i', type='click', timestamp=5.0, value=None, event_id=None, \
+recommendation_id=None)], [(1, 'type')])
+    """
+    current = time.time() if now is None else now
+    latest = current + MAX_FUTURE_SKEW_SECONDS
+    known_fields, isfinite, new_event = EVENT_FIELDS, math.isfinite, tuple.__new__
+    events: list[Event] = []
+    errors: list[tuple[int, ValidationError]] = []
+    for index, raw in enumerate(records):
+        if type(raw) is dict and known_fields.issuperset(raw):
+            get = raw.get
+            user_id, item_id, kind = get("user_id"), get("item_id"), get("type")
+            stamp: Any = get("timestamp")
+            value: Any = get("value")
+            event_id, recommendation_id = get("event_id"), get("recommendation_id")
+            stamp_type, value_type = type(stamp), type(value)
+            if (
+                type(user_id) is str
+                and 0 < len(user_id) <= MAX_ID_LENGTH
+                and user_id.isprintable()
+                and type(item_id) is str
+                and 0 < len(item_id) <= MAX_ID_LENGTH
+                and item_id.isprintable()
+                and type(kind) is str
+                and kind in known_types
+                and (stamp_type is int or stamp_type is float)
+                and 0 <= stamp <= latest
+                and (
+                    (value is None and kind != "rating")
+                    or (value_type is float and isfinite(value))
+                    or (value_type is int and abs(value) < 2**53)
+                )
+                and (event_id is None or _plain_id(event_id))
+                and (recommendation_id is None or _plain_id(recommendation_id))
+            ):
+                fields = (
+                    user_id,
+                    item_id,
+                    kind,
+                    float(stamp),
+                    None if value is None else float(value),
+                    event_id,
+                    recommendation_id,
+                )
+                events.append(new_event(Event, fields))  # Event(*fields), minus a Python call
+                continue
+        try:
+            events.append(parse_event(raw, known_types, current))
+        except ValidationError as exc:
+            errors.append((index, exc))
+    return events, errors
+
+
+def _plain_id(value: Any) -> bool:
+    """True for a string ``check_id`` accepts (False may still be valid: ask ``check_id``)."""
+    return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and value.isprintable()
+
+
 def _string_list(value: Any, name: str) -> tuple[str, ...]:
     if value is None:
         return ()

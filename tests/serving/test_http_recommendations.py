@@ -76,6 +76,7 @@ def test_cache_hits_and_misses_in_metrics(seeded: TestClient) -> None:
 
 
 def test_get_never_writes(seeded: TestClient, engine: Engine) -> None:
+    engine.encode_pending()  # background encoding would change stats on its own
     before = engine.stats()
     history = engine.history("u0")
     for path in (
@@ -167,4 +168,26 @@ def test_rank(seeded: TestClient, engine: Engine) -> None:
 def test_rank_errors(seeded: TestClient, body: dict[str, Any], field: str) -> None:
     response = seeded.post("/v1/rank", json=body)
     assert response.status_code == 400
+    assert error_of(response)["field"] == field
+
+
+def test_search_by_words(seeded: TestClient, engine: Engine) -> None:
+    engine.encode_pending()
+    response = seeded.get("/v1/search", params={"q": "Item 7", "n": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["scenario"] == "search" and len(body["recommendation_id"]) == 32
+    assert ids(response)[0] == "i7"
+    assert ids(response) == [r.item_id for r in engine.search("Item 7", n=3)]
+    personal = seeded.get("/v1/search", params={"q": "Item", "n": 50, "user_id": "u0"})
+    assert not set(ids(personal)) & set(engine.history("u0"))
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"q": ""}, "q"), ({"q": "x" * 1001}, "q"), ({"q": "x", "n": 0}, "n"), ({}, "q")],
+)
+def test_search_errors(seeded: TestClient, params: dict[str, Any], field: str) -> None:
+    response = seeded.get("/v1/search", params=params)
+    assert response.status_code in (400, 422)
     assert error_of(response)["field"] == field

@@ -275,6 +275,7 @@ def test_user_upsert_replaces_data(store: Store) -> None:
     store.upsert_users([newer])
     assert store.get_user("alice") == newer
     assert store.count_users() == 2
+    assert list(store.iter_users()) == [newer, User("bob")]  # insertion order, newest data
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00\x01\xff" * 1000, "é".encode()])

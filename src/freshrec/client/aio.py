@@ -154,6 +154,16 @@ class AsyncClient:
         """Return up to ``n`` items for a user; see ``Client.recommend``."""
         return await self._send(calls.recommend(user_id, n, scenario, exclude, category))
 
+    async def search(
+        self,
+        text: str,
+        n: int = 10,
+        user_id: str | None = None,
+        category: str | None = None,
+    ) -> RecommendationList:
+        """Return items matching a description in words; see ``Client.search``."""
+        return await self._send(calls.search(text, n, user_id, category))
+
     async def rank(self, user_id: str, item_ids: Iterable[str]) -> RankedList:
         """Score the given candidates for a user; see ``Client.rank``."""
         return await self._send(calls.rank(user_id, item_ids))

@@ -256,6 +256,18 @@ def recommend(
     return Call("GET", path, _json(models.parse_recommendations), params)
 
 
+def search(
+    text: str, n: int, user_id: str | None, category: str | None
+) -> Call[models.RecommendationList]:
+    """``GET /v1/search``."""
+    params: Params = {"q": text, "n": n}
+    if user_id is not None:
+        params["user_id"] = user_id
+    if category is not None:
+        params["category"] = category
+    return Call("GET", "/v1/search", _json(models.parse_recommendations), params)
+
+
 def rank(user_id: str, item_ids: Iterable[str]) -> Call[models.RankedList]:
     """``POST /v1/rank``."""
     if isinstance(item_ids, str):

@@ -230,6 +230,23 @@ class Client:
         """
         return self._send(calls.recommend(user_id, n, scenario, exclude, category))
 
+    def search(
+        self,
+        text: str,
+        n: int = 10,
+        user_id: str | None = None,
+        category: str | None = None,
+    ) -> RecommendationList:
+        """Return items matching a description in words ("recommend items like: ..."), best first.
+
+        Args:
+            text: what to look for, in plain words.
+            n: how many items at most (1 to 1000).
+            user_id: personalise the order for this user (their seen items are left out).
+            category: only items of this category.
+        """
+        return self._send(calls.search(text, n, user_id, category))
+
     def rank(self, user_id: str, item_ids: Iterable[str]) -> RankedList:
         """Score the given candidates for a user, best first (``POST /v1/rank``).
 

@@ -29,9 +29,20 @@ OnEncoded = Callable[[list[int], FloatMatrix], None]
 class BatchEncoder(Protocol):
     """Anything that turns texts into rows of vectors (the language model, keywords)."""
 
-    name: str
-    version: str
-    dim: int
+    @property
+    def name(self) -> str:
+        """The encoder's name."""
+        ...
+
+    @property
+    def version(self) -> str:
+        """What a stored vector depends on besides the text."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Vector width."""
+        ...
 
     def encode(self, texts: Sequence[str]) -> FloatMatrix:
         """Return shape [len(texts), dim] float32."""

@@ -9,6 +9,7 @@ event. Nothing about the future is ever visible to a prediction.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,6 @@ from typing import Any
 
 from freshrec.config import EngineConfig
 from freshrec.engine import Engine
-from freshrec.evaluation.metrics import ndcg
 from freshrec.types import Event, Item
 
 
@@ -91,27 +91,29 @@ def replay(
         # then holds exactly the events that precede it, as the protocol demands, but pays the
         # per-call overhead once per question instead of once per event.
         pending: list[dict[str, Any]] = []
+        fields, is_positive, log2 = Event._fields, config.is_positive, math.log2
+        halves = report.halves
         for position, event in enumerate(ordered):
-            seen = interacted.get(event.user_id)
-            if (
-                seen is not None
-                and event.item_id not in seen
-                and config.is_positive(event.type, event.value)
-            ):
+            user_id, item_id = event.user_id, event.item_id
+            seen = interacted.get(user_id)
+            if seen is None:
+                seen = interacted[user_id] = set()
+            elif item_id not in seen and is_positive(event.type, event.value):
                 if pending:
                     engine.ingest(pending)
                     pending = []
-                recs = engine.recommend(event.user_id, k, scenario, explain=False)
-                ranked = [r.item_id for r in recs]
-                hit = event.item_id in ranked
+                ranked = engine.recommend_ids(user_id, k, scenario)
+                hit = item_id in ranked
                 report.evaluated += 1
-                report.hits += hit
-                report.ndcg_sum += ndcg(ranked, {event.item_id}, k)
-                half = report.halves[0 if position < middle else 1]
-                half[0] += hit
+                half = halves[0 if position < middle else 1]
                 half[1] += 1
-            pending.append(event._asdict())
-            interacted.setdefault(event.user_id, set()).add(event.item_id)
+                if hit:
+                    report.hits += 1
+                    half[0] += 1
+                    # Binary relevance with one relevant item: the ideal DCG is 1.
+                    report.ndcg_sum += 1.0 / log2(ranked.index(item_id) + 2)
+            pending.append(dict(zip(fields, event, strict=True)))
+            seen.add(item_id)
             if progress is not None and position % 1000 == 999:
                 progress(1000)
         if pending:

@@ -66,6 +66,8 @@ class ScoringModel(ABC):
     """
 
     name: str = "model"
+    # True when ``score_user`` and ``score_item`` never return a negative score.
+    nonnegative: bool = False
 
     @abstractmethod
     def fit(self, events: EventBatch) -> None:

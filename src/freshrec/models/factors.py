@@ -11,11 +11,14 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
+from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
 from freshrec.config import FactorsConfig
@@ -52,9 +55,13 @@ class ImplicitFactors(ScoringModel):
         # A float32 mirror for scoring: a catalogue-wide mat-vec is memory-bound, so half the
         # bytes is nearly half the time; the fold-in algebra stays in float64.
         self._serving = np.zeros((0, config.factors), dtype=np.float32)
-        self._trained = np.zeros(0, dtype=np.bool_)
+        self._set_trained(np.zeros(0, dtype=np.bool_))
         self._gram = np.zeros((config.factors, config.factors))
         self._user_gram = np.zeros((config.factors, config.factors))
+        self._ridge = config.regularization * np.eye(config.factors)
+        self._identity = np.eye(config.factors)
+        self._user_base = self._user_gram + self._ridge
+        self._user_base_inverse = self._identity.copy()  # set for real by set_item_factors
         self._user_cache: OrderedDict[int, _FoldIn] = OrderedDict()
         self._stale_items: set[int] = set()
         self._user_new_items: dict[int, list[int]] = {}  # uidx -> its untrained items
@@ -141,17 +148,23 @@ class ImplicitFactors(ScoringModel):
                 needed to fold in new items exactly as ALS would.
         """
         self._user_gram = np.array(user_gram, dtype=np.float64)
+        self._ridge = self.config.regularization * np.eye(self.config.factors)
+        # B = UᵀU + λI, the new-item systems' shared part, and its inverse (fixed until the
+        # next install).
+        self._user_base = self._user_gram + self._ridge
+        self._user_base_inverse = _solve_spd(self._user_base, self._identity)
         self._item_factors = np.array(factors, dtype=np.float64)
         self._serving = self._item_factors.astype(np.float32)
-        self._trained = np.array(trained, dtype=np.bool_)
+        self._set_trained(np.array(trained, dtype=np.bool_))
         rows = self._item_factors[self._trained]
         self._gram = rows.T @ rows
         self._user_cache.clear()
         self._item_users = {}
         self._user_new_items = {}
+        is_trained = self._is_trained
         for uidx, items in self._profiles.items():
             for iidx in items:
-                if not self._is_trained(iidx):
+                if not is_trained(iidx):
                     self._track_new_item(uidx, iidx)
         self._stale_items = set(self._item_users)
         self.fitted = True
@@ -160,8 +173,15 @@ class ImplicitFactors(ScoringModel):
         """Return (factors, trained mask, user gram): what ``set_item_factors`` restores."""
         return self._item_factors.copy(), self._trained.copy(), self._user_gram.copy()
 
+    def _set_trained(self, trained: npt.NDArray[np.bool_]) -> None:
+        self._trained = trained
+        # A list mirror for per-event lookups: indexing a list is several times faster than
+        # indexing an array and converting the numpy bool.
+        self._trained_list: list[bool] = trained.tolist()
+
     def _is_trained(self, iidx: int) -> bool:
-        return iidx < len(self._trained) and bool(self._trained[iidx])
+        trained = self._trained_list
+        return iidx < len(trained) and trained[iidx]
 
     def partial_fit(self, events: EventBatch) -> None:
         """Record new positives; affected users and new items are re-folded when next read."""
@@ -227,7 +247,7 @@ class ImplicitFactors(ScoringModel):
 
     def _apply_pending(self, uidx: int, cached: _FoldIn) -> bool:
         """Apply queued positives as rank-one updates; False if the system must be rebuilt."""
-        weight = self.config.alpha - 1.0
+        weight, alpha = self.config.alpha - 1.0, self.config.alpha
         for iidx in cached.pending:
             y = self._item_factors[iidx]
             projected = cached.inverse @ y
@@ -235,8 +255,11 @@ class ImplicitFactors(ScoringModel):
             if denominator <= 1e-9:  # only reachable with alpha < 1: rebuild, don't blow up
                 del self._user_cache[uidx]
                 return False
-            cached.inverse -= (weight / denominator) * np.outer(projected, projected)
-            cached.rhs += self.config.alpha * y
+            # BLAS rank-one update and axpy: one call each instead of three numpy calls.
+            cached.inverse = blas.dger(
+                -weight / denominator, projected, projected, a=cached.inverse, overwrite_a=1
+            )
+            cached.rhs = blas.daxpy(y, cached.rhs, a=alpha)
         cached.pending.clear()
         return True
 
@@ -262,15 +285,17 @@ class ImplicitFactors(ScoringModel):
         # The newest ``fold_in_max_items`` trained items: the same set the rank-one updates
         # of ``_extend_fold_in`` maintain, so a cached and a rebuilt vector agree.
         items = []
+        trained, limit = self._trained_list, len(self._trained_list)
         for iidx in reversed(profile):
-            if self._is_trained(iidx):
+            if iidx < limit and trained[iidx]:
                 items.append(iidx)
                 if len(items) == self.config.fold_in_max_items:
                     break
         if not items:
             return None
         lhs, rhs = self._system(self._gram, self._item_factors[items])
-        inverse = np.asarray(np.linalg.inv(lhs), dtype=np.float64)
+        # Column-major, so the BLAS rank-one updates of ``_apply_pending`` work in place.
+        inverse = np.asfortranarray(_solve_spd(lhs, self._identity))
         cached = self._user_cache[uidx] = _FoldIn(inverse, rhs, len(items))
         if len(self._user_cache) > self.config.fold_in_cache_users:
             self._user_cache.popitem(last=False)
@@ -289,14 +314,40 @@ class ImplicitFactors(ScoringModel):
             self._serving = grown.astype(np.float32)
             trained = np.zeros(needed, dtype=np.bool_)
             trained[: len(self._trained)] = self._trained
-            self._trained = trained
+            self._set_trained(trained)
+        confidence = self.config.alpha
+        weight = confidence - 1.0
+        single_items: list[int] = []
+        single_users: list[FloatArray] = []
         for iidx in stale:
-            users = [self.user_vector(u) for u in self._item_users.get(iidx, ())]
-            vectors = [v for v in users if v is not None]
-            if vectors:
-                vector = self._solve(self._user_gram, np.asarray(vectors))
+            found = [
+                v for u in self._item_users.get(iidx, ()) if (v := self.user_vector(u)) is not None
+            ]
+            if len(found) == 1:
+                single_items.append(iidx)
+                single_users.append(found[0])
+            elif found:
+                users = np.array(found)
+                lhs = np.add(self._user_base, weight * (users.T @ users))
+                vector = _solve_spd(lhs, confidence * np.add.reduce(users))
                 self._item_factors[iidx] = vector
                 self._serving[iidx] = vector
+        if single_items:
+            # One user: (B + w v vᵀ) x = α v has the closed form x = α z / (1 + w v·z) with
+            # z = B⁻¹ v (Sherman-Morrison), so every such item is three numpy calls in all.
+            users = np.array(single_users)
+            z = users @ self._user_base_inverse  # B is symmetric
+            denominator = 1.0 + weight * np.einsum("ij,ij->i", users, z)
+            if denominator.min() > 1e-9:  # always, unless alpha < 1
+                vectors = z * (confidence / denominator)[:, None]
+                self._item_factors[single_items] = vectors
+                self._serving[single_items] = vectors
+            else:
+                for iidx, user in zip(single_items, single_users, strict=True):
+                    lhs = self._user_base + weight * np.multiply.outer(user, user)
+                    vector = _solve_spd(lhs, confidence * user)
+                    self._item_factors[iidx] = vector
+                    self._serving[iidx] = vector
 
     # -- scoring ------------------------------------------------------------------------------
 
@@ -304,7 +355,8 @@ class ImplicitFactors(ScoringModel):
         """Return ``item_factors @ user_vector`` for every item; None before the first fit."""
         if not self.fitted:
             return None
-        self._refresh_new_items()
+        if self._stale_items:
+            self._refresh_new_items()
         vector = self.user_vector(uidx)
         if vector is None:
             return None
@@ -333,3 +385,56 @@ class ImplicitFactors(ScoringModel):
         norms = np.linalg.norm(rows, axis=1) * norm
         np.divide(rows @ target, norms, out=out[:m], where=norms > 0)
         return out
+
+    # -- content cold start -------------------------------------------------------------------
+
+    def items_without_evidence(self, n_items: int) -> npt.NDArray[np.int64]:
+        """Items with neither trained factors nor positives since the fit, as indices.
+
+        These are the items content may place in factor space (``set_content_factors``).
+        """
+        mask = np.ones(n_items, dtype=np.bool_)
+        m = min(n_items, len(self._trained))
+        mask[:m] &= ~self._trained[:m]
+        touched = [i for i in self._item_users if i < n_items]
+        if touched:
+            mask[touched] = False
+        return np.flatnonzero(mask)
+
+    def set_content_factors(self, iidxs: Sequence[int], vectors: FloatArray) -> None:
+        """Give evidence-less items content-predicted factors, shape [len(iidxs), k].
+
+        Items that were trained or have positives by now are skipped: behaviour outranks
+        content. An item's first positive replaces its content factors with the fold-in.
+        """
+        if not self.fitted or not len(iidxs):
+            return
+        keep = [
+            k for k, i in enumerate(iidxs) if not self._is_trained(i) and i not in self._item_users
+        ]
+        if not keep:
+            return
+        rows = [iidxs[k] for k in keep]
+        needed = max(rows) + 1
+        if needed > len(self._item_factors):
+            grown = np.zeros((needed, self.config.factors))
+            grown[: len(self._item_factors)] = self._item_factors
+            self._item_factors = grown
+            trained = np.zeros(needed, dtype=np.bool_)
+            trained[: len(self._trained)] = self._trained
+            self._set_trained(trained)
+        self._item_factors[rows] = vectors[keep]
+        self._serving = self._item_factors.astype(np.float32)
+
+
+def _solve_spd(lhs: FloatArray, rhs: FloatArray) -> FloatArray:
+    """Solve ``lhs @ x = rhs`` for a symmetric positive definite ``lhs`` (ALS normal equations).
+
+    LAPACK's Cholesky solve directly: for 32 x 32 systems ``np.linalg.solve`` spends three
+    times as long in its Python wrapper as in the arithmetic. Falls back to the general solver
+    when ``lhs`` is not positive definite (possible only with ``alpha < 1``).
+    """
+    _, solution, info = lapack.dposv(lhs, rhs)
+    if info != 0:
+        return np.asarray(np.linalg.solve(lhs, rhs), dtype=np.float64)
+    return np.asarray(solution, dtype=np.float64)

@@ -9,7 +9,7 @@ decaying like trending, so a segment's taste can move.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,10 @@ class SegmentTrending(ScoringModel):
         else:
             self._user_segments.pop(uidx, None)
 
+    def has_user(self, uidx: int) -> bool:
+        """Whether the user has at least one segment."""
+        return uidx in self._user_segments
+
     def fit(self, events: EventBatch) -> None:
         """Recount every segment from scratch (user segments are kept)."""
         self._popularity = [
@@ -114,7 +118,15 @@ class SegmentTrending(ScoringModel):
 
     def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
         """Mean of the user's segments' scaled popularity; None without segments."""
-        ids = self._user_segments.get(uidx)
+        return self._score(self._user_segments.get(uidx, ()), n_items)
+
+    def score_properties(self, properties: Mapping[str, Any], n_items: int) -> FloatArray | None:
+        """Score for someone known only by their properties (no events, no index yet)."""
+        names = segments_of(properties, self.keys)
+        ids = [self._segment_ids[name] for name in names if name in self._segment_ids]
+        return self._score(ids, n_items)
+
+    def _score(self, ids: Sequence[int], n_items: int) -> FloatArray | None:
         if not ids:
             return None
         total = np.zeros(n_items, dtype=np.float64)

@@ -11,6 +11,7 @@ class Trending(ScoringModel):
     """Scores every item by decayed popularity; the same list for every user."""
 
     name = "trending"
+    nonnegative = True
 
     def __init__(self, config: TrendingConfig) -> None:
         self.config = config
@@ -23,12 +24,11 @@ class Trending(ScoringModel):
 
     def partial_fit(self, events: EventBatch) -> None:
         """Count each event with a positive weight."""
-        add = self._popularity.add
-        for iidx, timestamp, weight in zip(
-            events.iidx.tolist(), events.timestamp.tolist(), events.weight.tolist(), strict=True
-        ):
-            if weight > 0:
-                add(iidx, timestamp, weight)
+        iidx, timestamp, weight = events.iidx, events.timestamp, events.weight
+        if len(weight) and weight.min() <= 0:
+            counted = weight > 0
+            iidx, timestamp, weight = iidx[counted], timestamp[counted], weight[counted]
+        self._popularity.add_many(iidx.tolist(), timestamp.tolist(), weight.tolist())
 
     def scores(self, n_items: int) -> FloatArray:
         """Return decayed popularity, shape [n_items]."""

@@ -7,11 +7,15 @@ from typing import Annotated
 from fastapi import Query
 
 from freshrec import scenarios
-from freshrec.engine import MAX_N
+from freshrec.engine import MAX_N, MAX_QUERY_CHARS
 
 N = Annotated[int, Query(ge=1, le=MAX_N, description="How many items, at most.")]
 Exclude = Annotated[str | None, Query(description="Comma-separated item ids to leave out.")]
 Category = Annotated[str | None, Query(description="Only items of this category.")]
 Scenario = Annotated[
     str, Query(description=f"A configured scenario: {', '.join(scenarios.SCENARIOS)}.")
+]
+SearchText = Annotated[
+    str,
+    Query(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for, in words."),
 ]

@@ -14,7 +14,7 @@ from freshrec.serving.answers import answer, id_list, new_recommendation_id, sco
 from freshrec.serving.body import read_json
 from freshrec.serving.context import Ctx, ServingContext
 from freshrec.serving.errors import ApiError
-from freshrec.serving.params import Category, Exclude, N, Scenario
+from freshrec.serving.params import Category, Exclude, N, Scenario, SearchText
 from freshrec.serving.paths import id_segment
 from freshrec.serving.schemas import (
     ERRORS,
@@ -79,6 +79,32 @@ def _cached(
         recs = tuple(engine.recommend(user_id, n, scenario, excluded, category))
         ctx.cache.put(key, recs)
     return recs
+
+
+@router.get(
+    "/search",
+    response_model=RecommendationsOut,
+    dependencies=[READ],
+    summary="Items matching a description in words",
+)
+async def search(
+    ctx: Ctx,
+    q: SearchText,
+    n: N = 10,
+    user_id: str | None = None,
+    category: Category = None,
+) -> JSONResponse:
+    """Return up to ``n`` items whose content matches ``q``, best first.
+
+    The language model reads the query like an item text; with ``user_id`` the order also
+    leans to that user's tastes and their seen items are left out.
+    """
+    if user_id is not None:
+        check_id(user_id, "user_id")
+    if category is not None:
+        check_id(category, "category")
+    recs = await run_in_threadpool(ctx.engine.search, q, n, user_id, category)
+    return JSONResponse(answer(scenarios.SEARCH, recs))
 
 
 @router.post(

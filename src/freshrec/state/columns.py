@@ -10,6 +10,9 @@ import numpy as np
 
 from freshrec.models.base import EventBatch
 
+# Appended batches held before one copy into the columns (see ``EventColumns.append``).
+_MAX_WAITING = 256
+
 
 class EventColumns:
     """Append-only columns ``uidx, iidx, weight, timestamp, positive`` (int32/float32 inside)."""
@@ -21,9 +24,13 @@ class EventColumns:
         self._weight = np.zeros(capacity, dtype=np.float32)
         self._timestamp = np.zeros(capacity, dtype=np.float64)
         self._positive = np.zeros(capacity, dtype=np.bool_)
+        # Small appends wait here and are copied in together: a replay appends one or two
+        # events at a time, and five slice copies per append would cost more than the event.
+        self._waiting: list[EventBatch] = []
+        self._waiting_events = 0
 
     def __len__(self) -> int:
-        return self._n
+        return self._n + self._waiting_events
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
@@ -38,18 +45,30 @@ class EventColumns:
 
     def append(self, batch: EventBatch) -> None:
         """Append a batch at the end of the log."""
-        k = len(batch)
+        self._waiting.append(batch)
+        self._waiting_events += len(batch)
+        if len(self._waiting) >= _MAX_WAITING:
+            self._settle()
+
+    def _settle(self) -> None:
+        """Copy the waiting batches into the columns."""
+        if not self._waiting:
+            return
+        waiting = self._waiting
+        k = self._waiting_events
         self._reserve(k)
         s = slice(self._n, self._n + k)
-        self._uidx[s] = batch.uidx
-        self._iidx[s] = batch.iidx
-        self._weight[s] = batch.weight
-        self._timestamp[s] = batch.timestamp
-        self._positive[s] = batch.positive
+        self._uidx[s] = np.concatenate([b.uidx for b in waiting])
+        self._iidx[s] = np.concatenate([b.iidx for b in waiting])
+        self._weight[s] = np.concatenate([b.weight for b in waiting])
+        self._timestamp[s] = np.concatenate([b.timestamp for b in waiting])
+        self._positive[s] = np.concatenate([b.positive for b in waiting])
         self._n += k
+        self._waiting, self._waiting_events = [], 0
 
     def slice(self, start: int = 0, stop: int | None = None) -> EventBatch:
         """Return events ``[start, stop)`` as a batch of copies (int64/float64 columns)."""
+        self._settle()
         stop = self._n if stop is None else min(stop, self._n)
         s = slice(start, stop)
         return EventBatch(

@@ -41,17 +41,35 @@ class UserHistories:
 
     def record(self, uidx: int, iidx: int, timestamp: float, weight: float, positive: bool) -> None:
         """Apply one event: negative weights mark a rejection, others extend the history."""
-        user = self._ensure(uidx)
-        user.events += 1
-        user.seen.add(iidx)
-        if weight < 0:
-            user.negative.add(iidx)
-            user.positives.pop(iidx, None)
-            return
-        user.negative.discard(iidx)
-        user.recent.append((iidx, timestamp, weight))
-        if positive:
-            user.positives[iidx] = max(user.positives.get(iidx, 0.0), 1.0)
+        self.record_all([uidx], [iidx], [timestamp], [weight], [positive])
+
+    def record_all(
+        self,
+        uidx: list[int],
+        iidx: list[int],
+        timestamps: list[float],
+        weights: list[float],
+        positives: list[bool],
+    ) -> None:
+        """Apply events in order, as ``record`` would one by one."""
+        users = self._users
+        if uidx:
+            self._ensure(max(uidx))
+        for u, i, timestamp, weight, positive in zip(
+            uidx, iidx, timestamps, weights, positives, strict=True
+        ):
+            user = users[u]
+            user.events += 1
+            user.seen.add(i)
+            if weight < 0:
+                user.negative.add(i)
+                user.positives.pop(i, None)
+                continue
+            if user.negative:
+                user.negative.discard(i)
+            user.recent.append((i, timestamp, weight))
+            if positive:
+                user.positives[i] = max(user.positives.get(i, 0.0), 1.0)
 
     def recent_items(self, uidx: int, n: int) -> list[int]:
         """Return the user's last ``n`` distinct-or-not items, oldest first."""

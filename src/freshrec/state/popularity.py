@@ -10,6 +10,8 @@ import numpy.typing as npt
 # Scores are kept relative to a reference time; past this growth factor they are rescaled so
 # float64 never overflows (exp(600) is far below the float64 limit of ~exp(709)).
 _MAX_LOG_SCALE = 600.0
+# Up to this many events, ``add_many`` adds one at a time (cheaper than a numpy call).
+_SMALL_BATCH = 8
 
 
 class DecayedPopularity:
@@ -43,6 +45,23 @@ class DecayedPopularity:
             log_scale = 0.0
         self._scores[iidx] += weight * math.exp(log_scale)
         self._latest = max(self._latest, timestamp)
+
+    def add_many(self, iidx: list[int], timestamps: list[float], weights: list[float]) -> None:
+        """Count several events, in order; the same result as calling ``add`` for each."""
+        if len(iidx) <= _SMALL_BATCH or (
+            self._ref is None or max(timestamps) - self._ref > _MAX_LOG_SCALE / self._rate / 2
+        ):
+            # A few events, the first event or one near a rescale: one at a time.
+            for i, t, w in zip(iidx, timestamps, weights, strict=True):
+                self.add(i, t, w)
+            return
+        self._grow(max(iidx) + 1)
+        ref, rate, exp = self._ref, self._rate, math.exp
+        # math.exp, not np.exp: numpy's vectorised exp may differ in the last bit, and a
+        # count must not depend on how its events were batched.
+        grown = [w * exp((t - ref) * rate) for t, w in zip(timestamps, weights, strict=True)]
+        np.add.at(self._scores, np.array(iidx, dtype=np.int64), np.array(grown))
+        self._latest = max(self._latest, max(timestamps))
 
     def scores(self, n_items: int) -> npt.NDArray[np.float64]:
         """Return decayed scores as of the newest event, shape [n_items], float64 (a copy)."""

@@ -30,6 +30,18 @@ class IdVocabulary:
             self._ids.append(id_)
         return idx
 
+    def add_all(self, ids: list[str]) -> list[int]:
+        """Return the index of each id, assigning new ones in order of first sight.
+
+        >>> IdVocabulary(["a"]).add_all(["b", "a", "b", "c"])
+        [1, 0, 1, 2]
+        """
+        index = self._index
+        found = [index.get(id_) for id_ in ids]
+        if None not in found:
+            return found  # type: ignore[return-value]
+        return [self.add(id_) if idx is None else idx for id_, idx in zip(ids, found, strict=True)]
+
     def get(self, id_: str) -> int | None:
         """Return the index of ``id_`` or None when unknown."""
         return self._index.get(id_)
@@ -37,6 +49,11 @@ class IdVocabulary:
     def id_of(self, idx: int) -> str:
         """Return the external id of a dense index."""
         return self._ids[idx]
+
+    def ids_of(self, indices: list[int]) -> list[str]:
+        """Return the external ids of several dense indices, in order."""
+        ids = self._ids
+        return [ids[i] for i in indices]
 
     def ids(self) -> list[str]:
         """Return all ids, position = index (a copy)."""

@@ -62,6 +62,10 @@ class Store(Protocol):
         """Return the user, or None when unknown."""
         ...
 
+    def iter_users(self) -> Iterator[User]:
+        """Yield every user profile in insertion order."""
+        ...
+
     def count_users(self) -> int:
         """Return how many user profiles are stored."""
         ...

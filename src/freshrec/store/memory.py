@@ -92,6 +92,12 @@ class MemoryStore:
         """Return one user or None."""
         return self._users.get(user_id)
 
+    def iter_users(self) -> Iterator[User]:
+        """Yield user profiles in insertion order."""
+        with self._lock:
+            users = list(self._users.values())
+        yield from users
+
     def count_users(self) -> int:
         """Return how many user profiles are stored."""
         return len(self._users)

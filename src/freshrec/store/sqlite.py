@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 # SQLite caps host parameters per statement; stay well below the old default of 999.
 _IN_CHUNK = 500
+# Columns in ``Event`` field order, so an ``Event`` (a tuple) is its own parameter row.
+_EVENT_COLUMNS = "user_id, item_id, type, ts, value, event_id, recommendation_id"
+_INSERT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT_OR_IGNORE = f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 class SqliteStore:
@@ -95,21 +99,20 @@ class SqliteStore:
     def append_events(self, events: Sequence[Event]) -> list[bool]:
         """Append events in one transaction; see :meth:`Store.append_events`."""
         with self._lock:
-            ids = [e.event_id for e in events if e.event_id is not None]
+            # Duplicates inside the batch are settled first; against the stored log, the
+            # common case (all new) is one INSERT OR IGNORE whose change count proves it.
+            fresh, accepted, _ = split_duplicates(events, ())
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                taken = self._existing_event_ids(ids) if ids else set()
-                fresh, accepted, _ = split_duplicates(events, taken)
-                rows = [
-                    (e.event_id, e.user_id, e.item_id, e.type, e.timestamp, e.value,
-                     e.recommendation_id)
-                    for e in accepted
-                ]  # fmt: skip
-                self._db.executemany(
-                    "INSERT INTO events (event_id, user_id, item_id, type, ts, value,"
-                    " recommendation_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                before = self._db.total_changes
+                self._db.executemany(_INSERT_OR_IGNORE, accepted)
+                if self._db.total_changes - before != len(accepted):
+                    # Some ids were stored before: undo, find them, insert the rest.
+                    self._db.execute("ROLLBACK")
+                    self._db.execute("BEGIN IMMEDIATE")
+                    ids = [e.event_id for e in events if e.event_id is not None]
+                    fresh, accepted, _ = split_duplicates(events, self._existing_event_ids(ids))
+                    self._db.executemany(_INSERT, accepted)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -199,8 +202,14 @@ class SqliteStore:
             ).fetchone()
         if row is None:
             return None
-        data = json.loads(row[0])
-        return User(data["user_id"], data.get("properties") or {}, data.get("text") or "")
+        return _user_from_json(row[0])
+
+    def iter_users(self) -> Iterator[User]:
+        """Yield all user profiles in insertion order."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM users ORDER BY rowid").fetchall()
+        for (data,) in rows:
+            yield _user_from_json(data)
 
     def count_users(self) -> int:
         """Return how many user profiles are stored."""
@@ -245,3 +254,8 @@ def _item_from_json(text: str) -> Item:
         vector=tuple(vector) if vector is not None else None,
         available=data.get("available", True),
     )
+
+
+def _user_from_json(text: str) -> User:
+    data = json.loads(text)
+    return User(data["user_id"], data.get("properties") or {}, data.get("text") or "")

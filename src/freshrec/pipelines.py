@@ -1,0 +1,184 @@
+"""Which blend answers a request: home, new users, fresh items, ranking, text search.
+
+The engine owns the state and the lock; this module decides, per request, which sources
+take part — the models' (co-visitation, factors, trending), and the ones that know a user
+beyond their events: segment trending from their properties, and their position in content
+space from their recent items and their own words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from freshrec import answers, scenarios
+from freshrec.config import EngineConfig
+from freshrec.content.service import ContentService, Query
+from freshrec.models.segments import SegmentTrending
+from freshrec.scenarios import Blend, ModelSet, Source
+from freshrec.state.fresh import FreshItems
+from freshrec.state.online import OnlineState
+from freshrec.types import User
+
+Mask = npt.NDArray[np.bool_]
+
+
+class Pipelines:
+    """Builds blends for the engine (called under the engine's lock)."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        state: OnlineState,
+        content: ContentService,
+        segments: SegmentTrending,
+        fresh: FreshItems,
+    ) -> None:
+        self.config = config
+        self.state = state
+        self.content = content
+        self.segments = segments
+        self.fresh = fresh
+        self.profiles: dict[str, User] = {}  # users who told us something about themselves
+
+    # -- users --------------------------------------------------------------------------------
+
+    def apply_users(self, users: Sequence[User]) -> None:
+        """Keep profiles that say something; give known users their segments."""
+        for user in users:
+            if user.properties or user.text.strip():
+                self.profiles[user.user_id] = user
+            else:
+                self.profiles.pop(user.user_id, None)
+            uidx = self.state.users.get(user.user_id)
+            if uidx is not None:  # otherwise their first event brings them in
+                self.segments.set_user(uidx, user.properties)
+
+    def on_new_users(self, first_new_uidx: int) -> None:
+        """Users who just got an index: their stored profile gives them segments."""
+        if not self.profiles:
+            return
+        for uidx in range(first_new_uidx, len(self.state.users)):
+            profile = self.profiles.get(self.state.users.id_of(uidx))
+            if profile is not None:
+                self.segments.set_user(uidx, profile.properties)
+
+    # -- blends -------------------------------------------------------------------------------
+
+    def answer(
+        self, models: ModelSet, user_id: str, allowed: Mask, scenario: str, n: int
+    ) -> tuple[int | None, Blend, answers.Exploration]:
+        """Blend the answer of ``scenario`` for a user, and the home feed's fresh-item picks.
+
+        ``home`` serves a user with at most ``new_user_max_events`` events with the
+        ``new_user`` pipeline, and gives ``new_item_share`` of the slots of a full feed to
+        fresh items (an exploration slot).
+        """
+        state, wanted = self.state, self.config.scenarios
+        uidx = state.users.get(user_id)
+        history = state.histories.get(uidx) if uidx is not None else None
+        events = history.events if history is not None else 0
+        nothing = answers.Exploration.none()
+        if scenario == scenarios.NEW_ITEM:
+            return uidx, self.fresh_items(models, user_id, uidx, allowed), nothing
+        if scenario == scenarios.NEW_USER or events <= wanted.new_user_max_events:
+            return uidx, self.new_user(models, user_id, uidx, allowed), nothing
+        assert uidx is not None  # a user with events has an index
+        extra = self.content_sources(user_id, uidx, self.config.blend.content)
+        result = scenarios.home(models, self.config.blend, uidx, allowed, extra)
+        if not result.parts:
+            return uidx, self.new_user(models, user_id, uidx, allowed), nothing
+        slots = int(n * wanted.new_item_share)
+        # Exploration takes slots of a full feed; a short feed keeps what it has.
+        if slots == 0 or np.count_nonzero(result.scores) < n:
+            return uidx, result, nothing
+        fresh = self.fresh_items(models, user_id, uidx, allowed)
+        picks = answers.top_indices(fresh, state.catalog.tie_break, slots)
+        result.scores[picks] = 0.0  # an item is shown once, in its exploration slot
+        return uidx, result, answers.Exploration(fresh, picks)
+
+    def new_user(self, models: ModelSet, user_id: str, uidx: int | None, allowed: Mask) -> Blend:
+        """Segments, stated tastes and first events (see ``scenarios.new_user``)."""
+        weights = self.config.scenarios.new_user_blend
+        extra = self.content_sources(user_id, uidx, weights.content)
+        extra += self.segment_sources(user_id, uidx, weights.segments, len(allowed))
+        return scenarios.new_user(models, weights, uidx, allowed, extra)
+
+    def fresh_items(self, models: ModelSet, user_id: str, uidx: int | None, allowed: Mask) -> Blend:
+        """Fresh items only, ranked for the user (the ``new_item`` scenario)."""
+        created_at = self.state.catalog.created_at
+        fresh = allowed & self.fresh.mask(created_at)
+        newest = Source("newest", 0.05, lambda: self.fresh.recency(created_at), True)
+        # Content is scored exactly on the fresh items only: few, and no ANN pass per answer.
+        candidates = np.flatnonzero(fresh).tolist()
+        extra = [*self.content_sources(user_id, uidx, 1.0, candidates), newest]
+        return scenarios.fresh(models, uidx, fresh, extra)
+
+    def rank(
+        self, models: ModelSet, user_id: str, allowed: Mask, candidates: list[int]
+    ) -> tuple[int | None, Blend]:
+        """The home blend for given candidates, content scored exactly on each of them."""
+        uidx = self.state.users.get(user_id)
+        history = self.state.histories.get(uidx) if uidx is not None else None
+        extra = self.content_sources(user_id, uidx, self.config.blend.content, candidates)
+        if history is not None and history.events > self.config.scenarios.new_user_max_events:
+            assert uidx is not None
+            result = scenarios.home(models, self.config.blend, uidx, allowed, extra)
+            if result.parts:
+                return uidx, result
+        return uidx, self.new_user(models, user_id, uidx, allowed)
+
+    def search(self, query: Query, allowed: Mask, n: int) -> Blend:
+        """Items nearest a free-text query among ``allowed``."""
+        n_items = len(allowed)
+        source = Source(scenarios.SEARCH, 1.0, lambda: self.content.query_scores(query, n_items, n))
+        return scenarios.blend([source], allowed)
+
+    # -- sources ------------------------------------------------------------------------------
+
+    def content_sources(
+        self,
+        user_id: str,
+        uidx: int | None,
+        weight: float,
+        candidates: list[int] | None = None,
+    ) -> list[Source]:
+        """The user's content profile as a source: ANN hits, or exactly ``candidates``."""
+        if weight <= 0:
+            return []
+        n_items = len(self.state.items)
+
+        def score() -> npt.NDArray[np.float64] | None:
+            history = self.state.histories.get(uidx) if uidx is not None else None
+            recent = [(i, w) for i, _, w in history.recent] if history is not None else []
+            profile = self.profiles.get(user_id)
+            stated = profile.text if profile is not None else ""
+            vector = self.content.profile(recent, stated)
+            if vector is None:
+                return None
+            if candidates is not None:
+                return self.content.exact_scores(vector, candidates, n_items)
+            return self.content.scores(vector, n_items)
+
+        return [Source(scenarios.CONTENT, weight, score)]
+
+    def segment_sources(
+        self, user_id: str, uidx: int | None, weight: float, n_items: int
+    ) -> list[Source]:
+        """Trending among the user's segments (from their properties)."""
+        if weight <= 0:
+            return []
+        segments = self.segments
+        if uidx is not None and segments.has_user(uidx):
+            return [Source(segments.name, weight, lambda: segments.score_user(uidx, n_items), True)]
+        profile = self.profiles.get(user_id)
+        if profile is None:
+            return []
+        properties = profile.properties
+        return [
+            Source(
+                segments.name, weight, lambda: segments.score_properties(properties, n_items), True
+            )
+        ]
