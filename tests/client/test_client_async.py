@@ -73,6 +73,8 @@ def test_read_your_writes_and_answers(open_server: str) -> None:
         assert similar.scenario == "similar" and similar.item_ids[0] == "i2"
         ranked = await client.rank("async-ryw", ["i1", "i2"])
         assert isinstance(ranked, RankedList) and ranked.item_ids == ["i2", "i1"]
+        found = await client.search("Item 5", n=2, user_id="async-ryw")
+        assert found.scenario == "search" and len(found) <= 2
 
     run(open_server, scenario)
 

@@ -255,3 +255,18 @@ def test_the_module_docstring_examples_run(
     lines = capsys.readouterr().out.splitlines()
     assert "404 unknown_item item_id" in lines
     assert len(lines) == 5 + 1 + 1  # five recommendations, the 404, the async answer
+
+
+def test_search_by_words(client: freshrec.Client) -> None:
+    deadline = time.monotonic() + 30
+    while True:  # the server encodes new item texts on a worker thread
+        found = client.search("Item 3", n=3)
+        if found.item_ids or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert isinstance(found, RecommendationList) and found.scenario == "search"
+    assert found.item_ids[0] == "i3"
+    assert "i3" not in client.search("Item 3", n=3, category="even").item_ids
+    with pytest.raises(ApiValidationError) as caught:
+        client.search("", n=3)
+    assert caught.value.field == "q"
