@@ -333,7 +333,12 @@ def import_(
     accepted = duplicates = 0
     rejected: list[tuple[int, str]] = []
     with Engine.open(data, without_auto_retrain(settings), background_training=False) as engine:
-        engine.upsert_items(item.to_dict() for item in catalogue)
+        # Item texts are encoded by the language model as they are upserted (inline here,
+        # no background worker in a one-shot import): chunks make that a progress bar.
+        with show.progress_bar("loading items", len(catalogue), "items") as advance:
+            for chunk in batches([item.to_dict() for item in catalogue], 256):
+                engine.upsert_items(chunk)
+                advance(len(chunk))
         engine.upsert_users(user.to_dict() for user in profiles)
         with show.progress_bar("ingesting", len(log), "events") as advance:
             records = list(with_content_ids(log))
