@@ -17,7 +17,8 @@ Every ONNX variant runs with the encoder's defaults (at most 384 token cells per
 spin-waiting) unless its name says otherwise. ``--explore`` adds what was tried while
 choosing them: quantising MatMul only (fp32 embedding table), keeping the FFN output
 projections in fp32, ONNX Runtime's BERT fusion before quantising, the default int8 file
-with whole 64-text batches, and with spin-waiting threads.
+with whole 64-text batches, and with spin-waiting threads. ``--cells 256,512`` adds the
+default int8 file with other limits on token cells per call.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ class Variant:
     distinct_file: bool = True  # False: same numbers as another row, skip its fidelity
 
 
-def variants(cache: Path, explore: bool) -> dict[str, Variant]:
+def variants(cache: Path, explore: bool, cells: list[int]) -> dict[str, Variant]:
     def exported(quantize: str) -> Variant:
         return Variant(export_onnx(cache, quantize=quantize), onnx_version(quantize))
 
@@ -162,6 +163,11 @@ def variants(cache: Path, explore: bool) -> dict[str, Variant]:
         DEFAULT: exported("int8-per-channel"),
         "onnx-int8 per-tensor": exported("int8-per-tensor"),
     }
+    default = table[DEFAULT]
+    for n in cells:
+        table[f"int8 pc, {n} token cells per call"] = Variant(
+            default.path, default.version, {"max_batch_tokens": n}, distinct_file=False
+        )
     if not explore:
         return table
     fp32 = table[PEER].path
@@ -174,7 +180,6 @@ def variants(cache: Path, explore: bool) -> dict[str, Variant]:
     for name, build in extra.items():
         target = cache / f"explore-{name.replace(' ', '_').replace(',', '')}.onnx"
         table[name] = Variant(target if target.is_file() else build(target), f"explore:{name}")
-    default = table[DEFAULT]
     table["int8 pc, 64 texts per call"] = Variant(
         default.path, default.version, {"max_batch_tokens": None}, distinct_file=False
     )
@@ -223,6 +228,9 @@ def main() -> int:
     parser.add_argument("--long", type=int, default=512, help="texts in the ~60-token set")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--explore", action="store_true")
+    parser.add_argument(
+        "--cells", default="", help="extra int8 rows with these max_batch_tokens, e.g. 256,512"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     model = load_model_files()
@@ -251,7 +259,8 @@ def main() -> int:
             f" mean {np.mean(lengths):.1f})"
         )
 
-    table = variants(args.cache, args.explore)
+    cells = [int(n) for n in args.cells.split(",") if n]
+    table = variants(args.cache, args.explore, cells)
     thread_counts = [int(t) for t in args.threads.split(",")]
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     fidelity: dict[str, dict[str, Any]] = {}

@@ -45,4 +45,7 @@ def seeded(client: TestClient, engine: Engine, make_events: Any) -> TestClient:
     """The client over an engine holding the catalogue and 300 events of 20 users."""
     engine.upsert_items(catalogue())
     engine.ingest(make_events())
+    # Texts are encoded on a worker thread and each encoded batch may change answers (new
+    # items get content factors), which would empty the cache at a random moment: settle it.
+    engine.encode_pending()
     return client

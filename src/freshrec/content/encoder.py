@@ -43,9 +43,10 @@ DEFAULT_ENCODER_KIND = "onnx-int8"
 # Texts tokenised (and length-sorted) together: large enough that sorting removes most
 # padding, small enough that a bulk encode does not hold every tokenisation at once.
 _CHUNK_BATCHES = 16
-# Token cells (rows x longest row) per onnxruntime call. Past this the activations spill
-# out of the per-core cache: on the 2-core box, int8 at ~60 tokens ran 1.3-1.4x faster with
-# 256-512 cells per call than with 64 texts (3,600 cells); titles 1.1x (docs/benchmarks.md).
+# Token cells (rows x longest row) per onnxruntime call: past this the activations outgrow
+# the per-core cache. On the 2-core box int8 at ~60 tokens ran 1.3-1.5x faster with 256-512
+# cells per call than with whole 64-text batches (~3,600 cells), titles about the same or
+# 1.1x (docs/benchmarks.md).
 DEFAULT_MAX_BATCH_TOKENS = 384
 
 

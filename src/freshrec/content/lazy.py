@@ -58,6 +58,8 @@ class LazyEncoder:
         """Embedding width."""
         return self.model.dim
 
-    def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Unit vectors, shape [len(texts), dim] float32."""
-        return self.model.encode(texts)
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, progress: bool = False
+    ) -> npt.NDArray[np.float32]:
+        """Unit vectors, shape [len(texts), dim] float32 (see ``TextEncoder.encode``)."""
+        return self.model.encode(texts, batch_size=batch_size, progress=progress)

@@ -40,6 +40,7 @@ OnVectors = Callable[[list[int]], None]
 
 TEXT_BLOB = "content/text-embeddings"
 MAX_MAPPING_ITEMS = 20_000  # rows the content -> factors regression learns from, at most
+REFIT_EVERY = 5  # retrains between refits of the mapping when the catalogue barely grew
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,8 @@ class ContentService:
         self._lock = threading.Lock()
         self._stated: OrderedDict[str, FloatMatrix] = OrderedDict()
         self.mapping = ContentToFactors(config.mapping_l2)
+        self._rows_at_fit = 0
+        self._retrains_since_fit = 0
         self._background = background
         if config.encoder != "none":
             self.encoder = LazyEncoder(config.encoder, config.model_cache_dir, config.threads)
@@ -306,11 +309,24 @@ class ContentService:
             blocks.append(FusionBlock(self.vectors, self.config.vector_weight))
         return FusedContent(blocks)
 
-    def fit_mapping(self, item_factors: FloatArray, trained: npt.NDArray[np.bool_]) -> bool:
-        """Learn content -> factors on the trained items that have content; True if fitted."""
+    def fit_mapping(
+        self, item_factors: FloatArray, trained: npt.NDArray[np.bool_], force: bool = False
+    ) -> bool:
+        """Learn content -> factors on the trained items that have content; True if fitted.
+
+        Unless ``force``d, a fitted mapping is kept while the items it could learn from grew
+        by less than 10 % and fewer than ``REFIT_EVERY`` retrains passed: warm-started
+        retrains move factors little, and the refit is the costly part of a small retrain.
+        """
         fused = self.fused()
         known = fused.known(len(trained)) & trained
         rows = np.flatnonzero(known)
+        if self.mapping.fitted and not force:
+            self._retrains_since_fit += 1
+            grown = len(rows) >= 1.1 * self._rows_at_fit
+            if not grown and self._retrains_since_fit < REFIT_EVERY:
+                return True
+        self._retrains_since_fit, self._rows_at_fit = 0, len(rows)
         if len(rows) > MAX_MAPPING_ITEMS:  # a seeded sample: the fit stays seconds at any size
             rng = np.random.default_rng(0)
             rows = np.sort(rng.choice(rows, size=MAX_MAPPING_ITEMS, replace=False))
