@@ -31,7 +31,7 @@ from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import ScoringModel
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
-from freshrec.scenarios import ModelSet, Source
+from freshrec.scenarios import Blend, ModelSet, Source
 from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
@@ -365,13 +365,8 @@ class Engine:
             ValidationError: bad ``user_id`` or ``n`` outside [1, 1000].
             UnknownScenarioError: ``scenario`` is not configured.
         """
-        _check_question(user_id, n, scenario)
         with self._lock:
-            allowed = self._state.allowed(self._state.users.get(user_id), exclude, category)
-            uidx, result, explore = self._pipelines.answer(
-                self._models, user_id, allowed, scenario, n
-            )
-            ranked = answers.top_indices(result, self._state.catalog.tie_break, n - len(explore))
+            uidx, result, ranked, explore = self._choose(user_id, n, scenario, exclude, category)
             links = self._links(uidx) if explain else None
             id_of = self._state.items.id_of
             recs = answers.recommendations(result, ranked, id_of, links, explain)
@@ -393,16 +388,28 @@ class Engine:
         The same scoring and filtering without scores and reasons: the cheap question that a
         replay or an offline evaluation asks thousands of times. Raises as ``recommend``.
         """
-        _check_question(user_id, n, scenario)
         with self._lock:
-            allowed = self._state.allowed(self._state.users.get(user_id), exclude, category)
-            _, result, explore = self._pipelines.answer(self._models, user_id, allowed, scenario, n)
-            ranked = answers.top_indices(result, self._state.catalog.tie_break, n - len(explore))
+            _, _, ranked, explore = self._choose(user_id, n, scenario, exclude, category)
             ids = self._state.items.ids_of(ranked.tolist())
             if len(explore.items):
                 fresh = self._state.items.ids_of(explore.items.tolist())
                 return answers.interleave_ids(ids, fresh)
             return ids
+
+    def _choose(
+        self,
+        user_id: str,
+        n: int,
+        scenario: str,
+        exclude: Iterable[str] | None,
+        category: str | None,
+    ) -> tuple[int | None, Blend, answers.IntArray, answers.Exploration]:
+        """Check the question, blend its answer and pick the top items (under the lock)."""
+        _check_question(user_id, n, scenario)
+        allowed = self._state.allowed(self._state.users.get(user_id), exclude, category)
+        uidx, result, explore = self._pipelines.answer(self._models, user_id, allowed, scenario, n)
+        ranked = answers.top_indices(result, self._state.catalog.tie_break, n - len(explore))
+        return uidx, result, ranked, explore
 
     def _links(self, uidx: int | None) -> Callable[[list[int]], list[int | None]] | None:
         """The history item behind each co-visitation pick, for ``why`` (None: no history)."""

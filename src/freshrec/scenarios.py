@@ -111,6 +111,21 @@ def blend(sources: list[Source], allowed: npt.NDArray[np.bool_]) -> Blend:
     return Blend(total, parts)
 
 
+def behaviour_sources(
+    models: ModelSet, covisitation: float, factors: float, uidx: int, n_items: int
+) -> list[Source]:
+    """The user's own behaviour: co-visitation from recent items, and the folded-in vector."""
+    return [
+        Source(
+            CoVisitation.name,
+            covisitation,
+            lambda: models.covisitation.score_user(uidx, n_items),
+            models.covisitation.nonnegative,
+        ),
+        Source(ImplicitFactors.name, factors, lambda: models.factors.score_user(uidx, n_items)),
+    ]
+
+
 def home(
     models: ModelSet,
     weights: BlendConfig,
@@ -122,17 +137,7 @@ def home(
     n_items = len(allowed)
     return blend(
         [
-            Source(
-                CoVisitation.name,
-                weights.covisitation,
-                lambda: models.covisitation.score_user(uidx, n_items),
-                models.covisitation.nonnegative,
-            ),
-            Source(
-                ImplicitFactors.name,
-                weights.factors,
-                lambda: models.factors.score_user(uidx, n_items),
-            ),
+            *behaviour_sources(models, weights.covisitation, weights.factors, uidx, n_items),
             Source(Ease.name, weights.ease, lambda: models.ease.score_user(uidx, n_items)),
             Source(
                 Trending.name,
@@ -200,19 +205,7 @@ def new_user(
     n_items = len(allowed)
     sources = [*extra]
     if uidx is not None:
-        sources += [
-            Source(
-                CoVisitation.name,
-                weights.covisitation,
-                lambda: models.covisitation.score_user(uidx, n_items),
-                models.covisitation.nonnegative,
-            ),
-            Source(
-                ImplicitFactors.name,
-                weights.factors,
-                lambda: models.factors.score_user(uidx, n_items),
-            ),
-        ]
+        sources += behaviour_sources(models, weights.covisitation, weights.factors, uidx, n_items)
     sources.append(
         Source(
             Trending.name,
