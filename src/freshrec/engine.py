@@ -313,25 +313,9 @@ class Engine:
             self._state.catalogue_version += 1
 
     def _place_by_content(self, refit: bool, only: Sequence[int] | None = None) -> None:
-        """Give items without behaviour content-predicted factors (item cold start).
-
-        ``refit`` relearns the content -> factors mapping from the trained items (after a
-        retrain); otherwise it is learned the first time enough items have content.
-        """
-        factors = self._models.factors
-        if not factors.fitted or self.config.blend.factors <= 0:
-            return
-        if refit or not self._content.mapping.fitted:
-            item_factors, trained, _ = factors.trained_state()
-            if not self._content.fit_mapping(item_factors, trained):
-                return
-        targets = factors.items_without_evidence(len(self._state.items))
-        if only is not None:
-            targets = np.intersect1d(targets, np.asarray(only, dtype=np.int64))
-        placed = [int(i) for i in targets if self._content.has_content(int(i))]
-        predicted = self._content.predicted_factors(placed)
-        if predicted is not None:
-            factors.set_content_factors(placed, predicted)
+        """Give items without behaviour content-predicted factors (item cold start)."""
+        if self.config.blend.factors > 0:
+            self._content.place(self._models.factors, len(self._state.items), refit, only)
 
     def encode_pending(self, progress: bool = False) -> None:
         """Encode every item text still waiting for the language model, now (bulk imports).

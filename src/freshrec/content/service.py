@@ -28,6 +28,7 @@ from freshrec.content.lazy import LazyEncoder
 from freshrec.content.profile import content_profile
 from freshrec.content.text import content_hash, item_text
 from freshrec.errors import StoreError, ValidationError
+from freshrec.models.factors import ImplicitFactors
 from freshrec.retrieval.ann import VectorIndex, VectorIndexConfig
 from freshrec.store.base import Store
 from freshrec.types import Item
@@ -337,6 +338,33 @@ class ContentService:
         if not self.mapping.fitted or not iidxs:
             return None
         return self.mapping.predict(self.fused().rows(iidxs))
+
+    def place(
+        self,
+        factors: ImplicitFactors,
+        n_items: int,
+        refit: bool,
+        only: Sequence[int] | None = None,
+    ) -> None:
+        """Give items without behaviour content-predicted factors (item cold start).
+
+        ``refit`` relearns the content -> factors mapping from the trained items (after a
+        retrain); otherwise it is learned the first time enough items have content.
+        ``only`` limits the placement to these items (just encoded).
+        """
+        if not factors.fitted:
+            return
+        if refit or not self.mapping.fitted:
+            item_factors, trained, _ = factors.trained_state()
+            if not self.fit_mapping(item_factors, trained):
+                return
+        targets = factors.items_without_evidence(n_items)
+        if only is not None:
+            targets = np.intersect1d(targets, np.asarray(only, dtype=np.int64))
+        placed = [int(i) for i in targets if self.has_content(int(i))]
+        predicted = self.predicted_factors(placed)
+        if predicted is not None:
+            factors.set_content_factors(placed, predicted)
 
     def has_content(self, iidx: int) -> bool:
         """Whether the item's content is known in every enabled space that matters."""
