@@ -67,6 +67,9 @@ def freshrec_ingest(
     config = EngineConfig.from_dict({"training": {"retrain_every_events": 0}})
     with Engine.open(directory / "engine", config) as engine:
         engine.upsert_items(items)
+        # The catalogue's texts are encoded by the language model on a worker thread; let it
+        # finish first so the figure is event ingest, not event ingest racing the encoder.
+        engine.encode_pending()
         apply = engine._apply_events
         spent = [0.0]
 
