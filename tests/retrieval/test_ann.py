@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from freshrec.errors import FreshrecError
-from freshrec.retrieval import VectorIndex, VectorIndexConfig, VectorIndexError
+from freshrec.retrieval import VectorIndex, VectorIndexConfig, VectorIndexError, ann
 
 DIM = 24
 
@@ -315,7 +316,7 @@ def test_errors_are_named() -> None:
 # ------------------------------------------------------------------ threads
 
 
-@pytest.mark.parametrize("exact_below", [10_000, 300])
+@pytest.mark.parametrize("exact_below", [10_000, 300, 1_300])  # 1,300: switches mid-run
 def test_concurrent_search_upsert_remove(exact_below: int) -> None:
     """Readers never see an id whose removal had returned before their search started."""
     index = VectorIndex(VectorIndexConfig(dim=DIM, exact_below=exact_below))
@@ -362,5 +363,100 @@ def test_concurrent_search_upsert_remove(exact_below: int) -> None:
         thread.join(timeout=60)
     assert not errors, errors[0]
     assert len(index) == 1800 - 400
+    assert index.is_exact is (exact_below == 10_000)
     found, _ = index.search(matrix[0], 5000)
     assert sorted(found.tolist()) == list(range(400, 1800))
+
+
+def test_graph_is_built_outside_the_lock_and_catches_up_with_writes_made_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = VectorIndex(VectorIndexConfig(dim=DIM, exact_below=500))
+    matrix = vectors(700, seed=16)
+    index.upsert(np.arange(400), matrix[:400])
+    seen_during_build: list[list[int]] = []
+    real_upsert = ann._Graph.upsert
+    calls = []
+
+    def upsert_with_interference(graph: ann._Graph, ids: np.ndarray, vecs: np.ndarray) -> None:
+        calls.append(len(ids))
+        if len(calls) == 1:  # the private build: other threads write and search meanwhile
+
+            def other() -> None:
+                index.upsert(np.array([600, 601]), matrix[600:602])
+                index.remove([0, 1, 600])
+                index.upsert(np.array([2]), -matrix[2][None])
+                seen_during_build.append(index.search(matrix[601], 1)[0].tolist())
+
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "a write blocked on the build"
+        real_upsert(graph, ids, vecs)
+
+    monkeypatch.setattr(ann._Graph, "upsert", upsert_with_interference)
+    index.upsert(np.arange(400, 550), matrix[400:550])
+    assert seen_during_build == [[601]]  # served exactly while the graph was being built
+    assert not index.is_exact
+    assert len(index) == 550 + 2 - 3
+    assert 601 in index and 0 not in index and 1 not in index and 600 not in index
+    found, _ = index.search(matrix[0], 1000)
+    assert sorted(found.tolist()) == sorted({*range(2, 550), 601})
+    assert index.search(-matrix[2], 1)[0].tolist() == [2]
+
+
+def wait_for(condition: object, what: str) -> None:
+    for _ in range(10_000):
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_lock_lets_readers_that_waited_for_a_write_in_before_the_next_writer() -> None:
+    lock = ann._ReadWriteLock()
+    order: list[str] = []
+
+    def read() -> None:
+        with lock.reading():
+            order.append("read")
+
+    def write() -> None:
+        with lock.writing():
+            order.append("write")
+
+    with lock.writing():
+        reader = threading.Thread(target=read)
+        reader.start()
+        wait_for(lambda: lock._readers_waiting == 1, "reader waiting")
+        writer = threading.Thread(target=write)
+        writer.start()
+        wait_for(lambda: lock._writers_waiting == 1, "writer waiting")
+    reader.join(timeout=10)
+    writer.join(timeout=10)
+    assert order == ["read", "write"]
+
+
+def test_lock_holds_new_readers_back_while_a_writer_waits() -> None:
+    lock = ann._ReadWriteLock()
+    order: list[str] = []
+
+    def read() -> None:
+        with lock.reading():
+            order.append("late read")
+
+    def write() -> None:
+        with lock.writing():
+            order.append("write")
+
+    with lock.reading():
+        writer = threading.Thread(target=write)
+        writer.start()
+        wait_for(lambda: lock._writers_waiting == 1, "writer waiting")
+        reader = threading.Thread(target=read)
+        reader.start()
+        wait_for(lambda: lock._readers_waiting == 1, "late reader waiting")
+        order.append("first read done")
+    writer.join(timeout=10)
+    reader.join(timeout=10)
+    assert order == ["first read done", "write", "late read"]

@@ -11,10 +11,17 @@ Guarantees, in both modes:
   is applied before ``upsert`` returns; there is no background merge);
 - an id given to :meth:`VectorIndex.remove` is never returned by a search that starts after
   ``remove`` returned (hnswlib marks it deleted; deleted slots are reused by later additions);
-- searches may run from many threads while another thread upserts or removes: a
-  readers/writer lock lets searches overlap each other and keeps writes exclusive, because
-  hnswlib's ``knn_query`` must not run concurrently with ``add_items``, ``mark_deleted`` or
+- searches may run from many threads while other threads upsert or remove: a readers/writer
+  lock lets searches overlap each other and keeps writes exclusive, because hnswlib's
+  ``knn_query`` must not run concurrently with ``add_items``, ``mark_deleted`` or
   ``resize_index``.
+
+Writes never stall searches for long: graph insertions (~1 ms each at 1M vectors) take the
+lock 32 vectors at a time, and the one big job, building the graph when the index crosses
+``exact_below`` (e.g. at start-up: ~55 s for 100k x 384 on one thread), runs outside the
+lock on a snapshot while searches stay exact; writes made meanwhile are replayed onto the
+new graph before it takes over. The ``upsert`` call that crossed the threshold returns when
+the graph has taken over.
 
 hnswlib labels are private: each inserted vector gets a fresh label that is never reused, so
 hnswlib's replace-deleted path (which drops the label of the slot it recycles) can only ever
@@ -36,6 +43,10 @@ import numpy.typing as npt
 
 from freshrec.errors import FreshrecError
 from freshrec.retrieval.topk import top_n
+
+# Graph writes hold the write lock for at most this many vectors at a time, so that a
+# large upsert lets searches in between chunks (one insertion costs ~1 ms at 1M vectors).
+_WRITE_CHUNK = 32
 
 IdArray = npt.NDArray[np.int64]
 ScoreArray = npt.NDArray[np.float32]
@@ -62,8 +73,10 @@ class VectorIndexConfig:
         ef_construction: candidate list length while inserting (build quality and cost).
         ef_search: candidate list length while searching (recall against latency); a
             search for ``k`` results uses ``max(ef_search, k)``.
-        build_threads: threads hnswlib may use for one upsert of many vectors (start-up
-            builds); single searches and small upserts always use one thread.
+        build_threads: threads hnswlib may use to build the graph when the index crosses
+            ``exact_below`` (the start-up build); searches and later upserts always use
+            one thread. Building on 2 threads halves the start-up wait but takes the
+            cores from the exact searches served meanwhile.
         initial_capacity: graph slots allocated when the graph is first built on top of
             the live count; the graph doubles when full.
         seed: hnswlib's random seed for node levels (same data, same seed, same graph when
@@ -72,10 +85,10 @@ class VectorIndexConfig:
 
     dim: int
     metric: Metric = "cosine"
-    exact_below: int = 5_000
+    exact_below: int = 10_000
     m: int = 16
     ef_construction: int = 200
-    ef_search: int = 96
+    ef_search: int = 128
     build_threads: int = 1
     initial_capacity: int = 1_024
     seed: int = 100
@@ -91,18 +104,33 @@ class VectorIndexConfig:
 
 
 class _ReadWriteLock:
-    """Many readers or one writer; a waiting writer stops new readers from starving it."""
+    """Many readers or one writer.
+
+    A waiting writer holds back readers that arrive after it (so a stream of searches
+    cannot starve writes), and when a write ends, the readers that waited for it go in
+    before the next writer (so a long upsert, written in chunks, cannot starve searches).
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
         self._readers = 0
+        self._readers_waiting = 0
         self._writing = False
         self._writers_waiting = 0
+        self._admit = 0  # readers let in ahead of waiting writers after a write
+
+    def _must_wait(self) -> bool:
+        return self._writing or (self._writers_waiting > 0 and self._admit == 0)
 
     def acquire_read(self) -> None:
         with self._cond:
-            while self._writing or self._writers_waiting:
-                self._cond.wait()
+            if self._must_wait():
+                self._readers_waiting += 1
+                while self._must_wait():
+                    self._cond.wait()
+                self._readers_waiting -= 1
+            if self._admit:
+                self._admit -= 1
             self._readers += 1
 
     def release_read(self) -> None:
@@ -123,7 +151,7 @@ class _ReadWriteLock:
     def writing(self) -> Iterator[None]:
         with self._cond:
             self._writers_waiting += 1
-            while self._writing or self._readers:
+            while self._writing or self._readers or self._admit:
                 self._cond.wait()
             self._writers_waiting -= 1
             self._writing = True
@@ -132,6 +160,7 @@ class _ReadWriteLock:
         finally:
             with self._cond:
                 self._writing = False
+                self._admit = self._readers_waiting
                 self._cond.notify_all()
 
 
@@ -311,6 +340,9 @@ class VectorIndex:
         self._lock = _ReadWriteLock()
         self._exact: _Exact | None = _Exact(config.dim, 16)
         self._graph: _Graph | None = None
+        # While a graph is built outside the lock, writes also land here, for replay.
+        self._building = False
+        self._missed: list[tuple[IdArray, npt.NDArray[np.float32] | None]] = []
 
     # ------------------------------------------------------------------ reading
 
@@ -396,22 +428,24 @@ class VectorIndex:
         if len(last) != len(keys):
             keep = np.sort(len(keys) - 1 - last)
             keys, matrix = keys[keep], matrix[keep]
-        with self._lock.writing():
-            exact = self._exact
-            if exact is None:
-                assert self._graph is not None
-                self._graph.upsert(keys, matrix)
-                return
-            new = sum(1 for item in keys.tolist() if item not in exact.row_of)
-            if len(exact) + new < self.config.exact_below:
-                exact.upsert(keys, matrix)
-                return
-            # Crossing the threshold: the graph takes the old vectors, then this batch
-            # (without staging a large start-up batch in the exact matrix first).
-            graph = _Graph(self.config, len(exact) + new + self.config.initial_capacity)
-            graph.upsert(*exact.vectors())
-            graph.upsert(keys, matrix)
-            self._graph, self._exact = graph, None
+        for start in range(0, len(keys), _WRITE_CHUNK):
+            chunk = slice(start, start + _WRITE_CHUNK)
+            with self._lock.writing():
+                if self._graph is not None:
+                    self._graph.upsert(keys[chunk], matrix[chunk])
+                    continue
+                # Exact mode takes the whole rest of the batch at once (it is cheap).
+                assert self._exact is not None
+                self._exact.upsert(keys[start:], matrix[start:])
+                if self._building:
+                    self._missed.append((keys[start:], matrix[start:]))
+                build = not self._building and len(self._exact) >= self.config.exact_below
+                if build:
+                    self._building = True
+                    snapshot = self._exact.vectors()
+            if build:
+                self._build_graph(*snapshot)
+            return
 
     def remove(self, ids: Iterable[int] | npt.NDArray[np.integer]) -> int:
         """Remove ids; unknown ids are ignored, so removing twice is harmless.
@@ -426,6 +460,8 @@ class VectorIndex:
             items = [int(item) for item in ids]
         with self._lock.writing():
             removed = self._store().remove(items)
+            if self._building and removed:
+                self._missed.append((np.asarray(items, dtype=np.int64), None))
             if self._graph is not None and len(self._graph) < self.config.exact_below // 2:
                 self._to_exact()
             return removed
@@ -446,6 +482,31 @@ class VectorIndex:
         store = self._exact if self._exact is not None else self._graph
         assert store is not None
         return store
+
+    def _build_graph(self, ids: IdArray, vectors: npt.NDArray[np.float32]) -> None:
+        """Build the graph from a snapshot without the lock, then replay and switch.
+
+        Searches stay exact (and complete) during the build, and writes from other
+        threads go on: they change the exact store and are recorded in ``_missed``.
+        """
+        try:
+            graph = _Graph(self.config, len(ids) + self.config.initial_capacity)
+            graph.upsert(ids, vectors)  # private until the switch: no lock needed
+            with self._lock.writing():
+                assert self._exact is not None
+                for missed_ids, missed_vectors in self._missed:
+                    if missed_vectors is None:
+                        graph.remove(missed_ids.tolist())
+                    else:
+                        graph.upsert(missed_ids, missed_vectors)
+                if len(self._exact) >= self.config.exact_below:
+                    graph.config = self.config  # ef_search may have changed meanwhile
+                    graph.graph.set_ef(self.config.ef_search)
+                    self._graph, self._exact = graph, None
+        finally:
+            with self._lock.writing():
+                self._building = False
+                self._missed.clear()
 
     def _to_exact(self) -> None:
         assert self._graph is not None
