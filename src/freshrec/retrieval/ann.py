@@ -88,7 +88,7 @@ class VectorIndexConfig:
     exact_below: int = 10_000
     m: int = 16
     ef_construction: int = 200
-    ef_search: int = 128
+    ef_search: int = 160
     build_threads: int = 1
     initial_capacity: int = 1_024
     seed: int = 100
