@@ -13,22 +13,23 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from freshrec.blending import Blend
 from freshrec.models import CoVisitation
-from freshrec.scenarios import Blend
 from freshrec.types import Recommendation
 
 IntArray = npt.NDArray[np.int64]
 
 
 def top_indices(result: Blend, tie_break: npt.NDArray[np.float64], n: int) -> IntArray:
-    """Return up to ``n`` item indices with a positive score, best first.
+    """Return up to ``n`` positions of ``result`` with a positive score, best first.
 
-    The selection of ``retrieval.top_n`` (ties: lower index first) on ``scores + tie_break``,
-    written as direct ndarray calls: this runs once per answer, where wrappers cost more
-    than the work.
+    Positions are item indices for a whole-catalogue blend (``result.item_of`` maps them
+    in general). The selection of ``retrieval.top_n`` (ties: lower index first) on
+    ``scores + tie_break``, written as direct ndarray calls: this runs once per answer,
+    where wrappers cost more than the work.
     """
     scores = result.scores
-    ranked = np.add(scores, tie_break)
+    ranked = np.add(scores, tie_break if result.items is None else tie_break[result.items])
     size = len(ranked)
     if n < size:
         winners = ranked.argpartition(size - n)[size - n :]
@@ -45,11 +46,11 @@ def recommendations(
     links: Callable[[list[int]], list[int | None]] | None,
     explain: bool = True,
 ) -> list[Recommendation]:
-    """Build the answer for ``ranked`` item indices.
+    """Build the answer for ``ranked`` positions of ``result``.
 
     Args:
-        result: the blend the indices were chosen from.
-        ranked: item indices, best first.
+        result: the blend the positions were chosen from.
+        ranked: positions (see ``top_indices``), best first.
         id_of: maps an item index to its external id.
         links: for co-visitation reasons, maps chosen items to the history item that led to
             each (or None); None when the answer has no user history.
@@ -58,9 +59,10 @@ def recommendations(
     chosen = ranked.tolist()
     scores = result.scores[ranked].tolist()
     whys = reasons(result, chosen, id_of, links) if explain else [()] * len(chosen)
+    items = chosen if result.items is None else result.items[ranked].tolist()
     return [
         Recommendation(id_of(i), score, why)
-        for i, score, why in zip(chosen, scores, whys, strict=True)
+        for i, score, why in zip(items, scores, whys, strict=True)
     ]
 
 
@@ -70,13 +72,14 @@ def reasons(
     id_of: Callable[[int], str],
     links: Callable[[list[int]], list[int | None]] | None,
 ) -> list[tuple[str, ...]]:
-    """Explain each chosen item: source shares, and the history item that led to it."""
+    """Explain each chosen position: source shares, and the history item that led to it."""
     whys = [
         [f"{name} {share:.0%}" for name, share in r if share >= 0.005]  # no "trending 0%"
         for r in result.reasons(chosen)
     ]
     if links is not None and CoVisitation.name in result.parts:
-        for why, anchor in zip(whys, links(chosen), strict=True):
+        items = chosen if result.items is None else result.items[chosen].tolist()
+        for why, anchor in zip(whys, links(items), strict=True):
             if anchor is not None:
                 why.append(f"after {id_of(anchor)}")
     return [tuple(w) for w in whys]

@@ -126,6 +126,28 @@ class TrainingConfig(_Section):
     min_events: int = 1_000
 
 
+class RetrievalConfig(_Section):
+    """Candidate retrieval: how answers stay fast on large catalogues.
+
+    Below ``candidates_from_items`` items every answer scores the whole catalogue (exact,
+    and cheap at that size). From there on an answer scores only candidates: the items the
+    user's recent items co-occur with (their ``covisitation_candidates`` strongest), the
+    nearest items to the user's factor vector in an ANN index over item factors
+    (``factor_candidates``), the hot list (``trending_candidates`` most popular, recomputed
+    at most every ``hot_refresh_seconds``) and, when content takes part, the user's nearest
+    items in text space. Each candidate is then scored by every source of the blend, exactly
+    as the whole-catalogue path scores it. The threshold and the counts are chosen by
+    ``bench/candidates.py`` (agreement with whole-catalogue answers against latency).
+    """
+
+    candidates_from_items: int = Field(default=20_000, ge=1)
+    covisitation_candidates: int = Field(default=200, ge=1)
+    factor_candidates: int = Field(default=100, ge=1)
+    factor_ef_search: int = Field(default=100, ge=1)
+    trending_candidates: int = Field(default=100, ge=1)
+    hot_refresh_seconds: float = Field(default=1.0, ge=0)
+
+
 class BlendConfig(_Section):
     """Weights of each source in the ``home`` scenario (each source's scores scaled to [0, 1])."""
 
@@ -207,6 +229,7 @@ class EngineConfig(_Section):
     ease: EaseConfig = EaseConfig()
     training: TrainingConfig = TrainingConfig()
     blend: BlendConfig = BlendConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
     content: ContentConfig = ContentConfig()
     scenarios: ScenariosConfig = ScenariosConfig()
 

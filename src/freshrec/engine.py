@@ -36,7 +36,7 @@ from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
 from freshrec.training import BackgroundTrainer, ModelArtifact, fit_batch_models
-from freshrec.training.install import from_artifact, install, to_artifact
+from freshrec.training.install import factor_index, from_artifact, install, to_artifact
 from freshrec.types import (
     Event,
     IngestResult,
@@ -148,7 +148,8 @@ class Engine:
             log.warning("saved model is damaged; serving online state until the next retrain")
             return
         weights = from_artifact(artifact, self._state.items)
-        self._models = install(self._models, weights, artifact.version)
+        index = factor_index(self.config, weights, len(self._state.items))
+        self._models = install(self._models, weights, artifact.version, index, self._background)
         self._trained_through = weights.events
         self._place_by_content(refit=True)
 
@@ -157,6 +158,7 @@ class Engine:
         if self._closed:
             return
         self._trainer.wait()
+        self._models.factors.use_index(None)  # stops the index worker
         self._content.close()
         self._content.save(self.store, self._state.items.id_of)
         with self._lock:
@@ -295,9 +297,10 @@ class Engine:
                 factors = self._models.factors
                 previous = factors.trained_state()[0] if factors.fitted else None
             weights = fit_batch_models(self.config, events, previous)
+            index = factor_index(self.config, weights, len(self._state.items))
             version = f"v{seen}"
             with self._lock:
-                self._models = install(self._models, weights, version)
+                self._models = install(self._models, weights, version, index, self._background)
                 self._trained_through = weights.events
                 self._place_by_content(refit=True)
                 item_ids = self._state.items.ids()
@@ -325,8 +328,11 @@ class Engine:
         self._content.flush(progress)
 
     def wait_for_training(self, timeout: float | None = None) -> None:
-        """Block until a background retrain (if running) has finished."""
+        """Block until a background retrain (if running) has finished and is fully indexed."""
         self._trainer.wait(timeout)
+        index = self._models.factors.index
+        if index is not None:
+            index.wait_idle(timeout)
 
     # -- answers ------------------------------------------------------------------------------
 
@@ -373,8 +379,8 @@ class Engine:
         replay or an offline evaluation asks thousands of times. Raises as ``recommend``.
         """
         with self._lock:
-            _, _, ranked, explore = self._choose(user_id, n, scenario, exclude, category)
-            ids = self._state.items.ids_of(ranked.tolist())
+            _, result, ranked, explore = self._choose(user_id, n, scenario, exclude, category)
+            ids = self._state.items.ids_of(result.item_of(ranked).tolist())
             if len(explore.items):
                 fresh = self._state.items.ids_of(explore.items.tolist())
                 return answers.interleave_ids(ids, fresh)

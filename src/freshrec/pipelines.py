@@ -17,7 +17,7 @@ from freshrec import answers, scenarios
 from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService, Query
 from freshrec.models.segments import SegmentTrending
-from freshrec.scenarios import Blend, ModelSet, Source
+from freshrec.scenarios import Blend, Candidates, ModelSet, Source
 from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.types import User
@@ -81,30 +81,46 @@ class Pipelines:
         history = state.histories.get(uidx) if uidx is not None else None
         events = history.events if history is not None else 0
         nothing = answers.Exploration.none()
+        pool = self.pool(n)
         if scenario == scenarios.NEW_ITEM:
             return uidx, self.fresh_items(models, user_id, uidx, allowed), nothing
         if scenario == scenarios.NEW_USER or events <= wanted.new_user_max_events:
-            return uidx, self.new_user(models, user_id, uidx, allowed), nothing
+            return uidx, self.new_user(models, user_id, uidx, allowed, pool), nothing
         assert uidx is not None  # a user with events has an index
-        extra = self.content_sources(user_id, uidx, self.config.blend.content)
-        result = scenarios.home(models, self.config.blend, uidx, allowed, extra)
+        extra = self.content_sources(user_id, uidx, self.config.blend.content, pool=pool)
+        result = scenarios.home(models, self.config.blend, uidx, allowed, extra, pool)
         if not result.parts:
-            return uidx, self.new_user(models, user_id, uidx, allowed), nothing
+            return uidx, self.new_user(models, user_id, uidx, allowed, pool), nothing
         slots = int(n * wanted.new_item_share)
         # Exploration takes slots of a full feed; a short feed keeps what it has.
         if slots == 0 or np.count_nonzero(result.scores) < n:
             return uidx, result, nothing
         fresh = self.fresh_items(models, user_id, uidx, allowed)
         picks = answers.top_indices(fresh, state.catalog.tie_break, slots)
-        result.scores[picks] = 0.0  # an item is shown once, in its exploration slot
+        # An item is shown once, in its exploration slot (the fresh blend covers every item).
+        result.scores[result.positions_of(fresh.item_of(picks))] = 0.0
         return uidx, result, answers.Exploration(fresh, picks)
 
-    def new_user(self, models: ModelSet, user_id: str, uidx: int | None, allowed: Mask) -> Blend:
+    def pool(self, n: int) -> Candidates | None:
+        """Candidate retrieval settings for an answer of ``n``, on a large catalogue only."""
+        wanted = self.config.retrieval
+        if len(self.state.items) < wanted.candidates_from_items:
+            return None
+        return Candidates(wanted, n)
+
+    def new_user(
+        self,
+        models: ModelSet,
+        user_id: str,
+        uidx: int | None,
+        allowed: Mask,
+        pool: Candidates | None = None,
+    ) -> Blend:
         """Segments, stated tastes and first events (see ``scenarios.new_user``)."""
         weights = self.config.scenarios.new_user_blend
-        extra = self.content_sources(user_id, uidx, weights.content)
-        extra += self.segment_sources(user_id, uidx, weights.segments, len(allowed))
-        return scenarios.new_user(models, weights, uidx, allowed, extra)
+        extra = self.content_sources(user_id, uidx, weights.content, pool=pool)
+        extra += self.segment_sources(user_id, uidx, weights.segments, len(allowed), pool)
+        return scenarios.new_user(models, weights, uidx, allowed, extra, pool)
 
     def fresh_items(self, models: ModelSet, user_id: str, uidx: int | None, allowed: Mask) -> Blend:
         """Fresh items only, ranked for the user (the ``new_item`` scenario)."""
@@ -144,41 +160,76 @@ class Pipelines:
         uidx: int | None,
         weight: float,
         candidates: list[int] | None = None,
+        pool: Candidates | None = None,
     ) -> list[Source]:
         """The user's content profile as a source: ANN hits, or exactly ``candidates``."""
         if weight <= 0:
             return []
         n_items = len(self.state.items)
+        found: list[npt.NDArray[np.float32] | None] = []
+
+        def profile() -> npt.NDArray[np.float32] | None:
+            if not found:  # once per answer, however many times the blend asks
+                history = self.state.histories.get(uidx) if uidx is not None else None
+                recent = [(i, w) for i, _, w in history.recent] if history is not None else []
+                stated = self.profiles.get(user_id)
+                found.append(self.content.profile(recent, stated.text if stated else ""))
+            return found[0]
 
         def score() -> npt.NDArray[np.float64] | None:
-            history = self.state.histories.get(uidx) if uidx is not None else None
-            recent = [(i, w) for i, _, w in history.recent] if history is not None else []
-            profile = self.profiles.get(user_id)
-            stated = profile.text if profile is not None else ""
-            vector = self.content.profile(recent, stated)
+            vector = profile()
             if vector is None:
                 return None
             if candidates is not None:
                 return self.content.exact_scores(vector, candidates, n_items)
             return self.content.scores(vector, n_items)
 
-        return [Source(scenarios.CONTENT, weight, score)]
+        if pool is None:
+            return [Source(scenarios.CONTENT, weight, score)]
+        k = pool.k(self.config.content.candidates)
+
+        def propose() -> npt.NDArray[np.int64] | None:
+            vector = profile()
+            return None if vector is None else self.content.nearest(vector, k)
+
+        def at(items: npt.NDArray[np.int64]) -> npt.NDArray[np.float64] | None:
+            vector = profile()
+            return None if vector is None else self.content.scores_at(vector, items)
+
+        return [Source(scenarios.CONTENT, weight, score, False, propose, at)]
 
     def segment_sources(
-        self, user_id: str, uidx: int | None, weight: float, n_items: int
+        self,
+        user_id: str,
+        uidx: int | None,
+        weight: float,
+        n_items: int,
+        pool: Candidates | None = None,
     ) -> list[Source]:
         """Trending among the user's segments (from their properties)."""
         if weight <= 0:
             return []
         segments = self.segments
         if uidx is not None and segments.has_user(uidx):
-            return [Source(segments.name, weight, lambda: segments.score_user(uidx, n_items), True)]
-        profile = self.profiles.get(user_id)
-        if profile is None:
+            ids = segments.user_segments(uidx)
+        else:
+            profile = self.profiles.get(user_id)
+            if profile is None:
+                return []
+            ids = segments.property_segments(profile.properties)
+        if not ids:
             return []
-        properties = profile.properties
+        dense = lambda: segments.score_ids(ids, n_items)  # noqa: E731
+        if pool is None:
+            return [Source(segments.name, weight, dense, True)]
+        k, age = pool.k(pool.config.trending_candidates), pool.config.hot_refresh_seconds
         return [
             Source(
-                segments.name, weight, lambda: segments.score_properties(properties, n_items), True
+                segments.name,
+                weight,
+                dense,
+                True,
+                lambda: segments.hot(ids, k, age),
+                lambda items: segments.scores_at(ids, items, age),
             )
         ]

@@ -1,21 +1,25 @@
-"""Named pipelines: which sources score a request and how their scores are blended.
+"""Named pipelines: which sources score a request (``blending`` says how they combine).
 
-Every source's scores are scaled to [0, 1] over the items the request may return, then
-weighted and summed; the per-source parts are kept so each answer can say why.
+Each scenario lists its sources with their weights. Given ``Candidates`` (large catalogues),
+each source also nominates its best items and scores given ones, and the blend covers the
+nominees only (``blending.blend_candidates``); without, or when candidates fall short, the
+whole catalogue is scored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from freshrec.config import BlendConfig, NewUserBlendConfig
+from freshrec.blending import Blend, Source, blend, blend_candidates, lookup, strongest
+from freshrec.config import BlendConfig, NewUserBlendConfig, RetrievalConfig
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
-from freshrec.models.base import FloatArray
+from freshrec.models.base import FloatArray, IntArray
+
+__all__ = ["Blend", "Candidates", "ModelSet", "Source", "blend"]
 
 HOME = "home"
 SIMILAR = "similar"
@@ -37,92 +41,100 @@ class ModelSet:
     version: str = "online-only"
 
 
-@dataclass(slots=True)
-class Blend:
-    """Blended scores, shape [n_items], with each source's weighted part for explanations."""
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Score candidates only: how many items each source nominates for an answer of ``n``."""
 
-    scores: FloatArray
-    parts: dict[str, FloatArray] = field(default_factory=dict)
+    config: RetrievalConfig
+    n: int
 
-    def reasons(self, chosen: list[int]) -> list[list[tuple[str, float]]]:
-        """Return, per chosen item, ``(source, share of its score)`` largest first."""
-        if not self.parts or not chosen:
-            return [[] for _ in chosen]
-        names = list(self.parts)
-        block = np.stack([self.parts[name][chosen] for name in names])  # [sources, chosen]
-        totals = block.sum(axis=0)
-        out: list[list[tuple[str, float]]] = []
-        for col, total in enumerate(totals.tolist()):
-            if total <= 0:
-                out.append([])
-                continue
-            shares = [(names[r], float(block[r, col]) / total) for r in range(len(names))]
-            out.append(sorted((ns for ns in shares if ns[1] > 0), key=lambda ns: -ns[1]))
-        return out
+    def k(self, wanted: int) -> int:
+        """Nominees per source: the configured count, and never fewer than twice the answer."""
+        return max(wanted, 2 * self.n)
 
 
-Scorer = Callable[[], FloatArray | None]
+def combine(
+    sources: list[Source], allowed: npt.NDArray[np.bool_], pool: Candidates | None
+) -> Blend:
+    """The candidate blend when ``pool`` is given and it suffices, else the whole catalogue."""
+    if pool is not None:
+        result = blend_candidates(sources, allowed, pool.n)
+        if result is not None:
+            return result
+    return blend(sources, allowed)
 
 
-class Source(NamedTuple):
-    """One scored input of a blend. ``nonnegative``: the scorer never returns a negative."""
+def covisitation_source(
+    models: ModelSet, weight: float, uidx: int, n_items: int, pool: Candidates | None
+) -> Source:
+    """Co-visitation from the user's recent items (sparse neighbours when given a pool)."""
+    model = models.covisitation
+    dense = lambda: model.score_user(uidx, n_items)  # noqa: E731
+    if pool is None:
+        return Source(model.name, weight, dense, model.nonnegative)
+    found: list[tuple[IntArray, FloatArray] | None] = []
 
-    name: str
-    weight: float
-    score: Scorer
-    nonnegative: bool = False
+    def neighbours() -> tuple[IntArray, FloatArray] | None:
+        if not found:  # once per answer: propose and at read the same sum
+            found.append(model.neighbours(uidx))
+        return found[0]
+
+    def propose() -> IntArray | None:
+        got = neighbours()
+        return None if got is None else strongest(*got, pool.k(pool.config.covisitation_candidates))
+
+    def at(items: IntArray) -> FloatArray | None:
+        got = neighbours()
+        return None if got is None else lookup(*got, items)
+
+    return Source(model.name, weight, dense, model.nonnegative, propose, at)
 
 
-def blend(sources: list[Source], allowed: npt.NDArray[np.bool_]) -> Blend:
-    """Scale each source to [0, 1] over ``allowed`` and sum by weight.
+def factors_source(
+    models: ModelSet, weight: float, uidx: int, n_items: int, pool: Candidates | None
+) -> Source:
+    """The user's folded-in vector against item factors (ANN nominees when given a pool)."""
+    model = models.factors
+    dense = lambda: model.score_user(uidx, n_items)  # noqa: E731
+    if pool is None:
+        return Source(model.name, weight, dense)
+    k = pool.k(pool.config.factor_candidates)
+    return Source(
+        model.name,
+        weight,
+        dense,
+        False,
+        lambda: model.propose(uidx, k),
+        lambda items: model.score_user_at(uidx, items),
+    )
 
-    Args:
-        sources: a scorer returns a fresh score array (which is modified here) or None.
-            Zero-weight sources are never scored.
-        allowed: mask, shape [n_items]; the result is 0 outside it.
 
-    Returns:
-        ``Blend`` whose scores are in [0, sum of weights]; ``parts`` names the sources that
-        contributed (empty when none had anything to say).
-    """
-    # Answering is dominated by per-call overhead, not arithmetic: every step below is one
-    # ufunc call straight into C (no Python-level wrappers such as ``ndarray.max``).
-    multiply, maximum = np.multiply, np.maximum
-    total: FloatArray | None = None
-    parts: dict[str, FloatArray] = {}
-    for name, weight, scorer, nonnegative in sources:
-        if weight <= 0:
-            continue
-        scores = scorer()
-        if scores is None or not len(scores):
-            continue
-        if not nonnegative:
-            maximum(scores, 0.0, out=scores)  # a source can only add evidence, never veto
-        multiply(scores, allowed, out=scores)
-        top = float(maximum.reduce(scores))
-        if top <= 0:
-            continue
-        multiply(scores, weight / top, out=scores)
-        parts[name] = scores
-        # The first part is copied, not added to zeros: 0 + x is x, so the sum is the same.
-        total = scores.copy() if total is None else np.add(total, scores, out=total)
-    if total is None:
-        total = np.zeros(len(allowed), dtype=np.float64)
-    return Blend(total, parts)
+def trending_source(
+    models: ModelSet, weight: float, n_items: int, pool: Candidates | None
+) -> Source:
+    """Decayed popularity (the hot list's nominees when given a pool)."""
+    model = models.trending
+    dense = lambda: model.scores(n_items)  # noqa: E731
+    if pool is None:
+        return Source(model.name, weight, dense, model.nonnegative)
+    k, age = pool.k(pool.config.trending_candidates), pool.config.hot_refresh_seconds
+    return Source(
+        model.name, weight, dense, model.nonnegative, lambda: model.hot(k, age), model.scores_at
+    )
 
 
 def behaviour_sources(
-    models: ModelSet, covisitation: float, factors: float, uidx: int, n_items: int
+    models: ModelSet,
+    covisitation: float,
+    factors: float,
+    uidx: int,
+    n_items: int,
+    pool: Candidates | None = None,
 ) -> list[Source]:
     """The user's own behaviour: co-visitation from recent items, and the folded-in vector."""
     return [
-        Source(
-            CoVisitation.name,
-            covisitation,
-            lambda: models.covisitation.score_user(uidx, n_items),
-            models.covisitation.nonnegative,
-        ),
-        Source(ImplicitFactors.name, factors, lambda: models.factors.score_user(uidx, n_items)),
+        covisitation_source(models, covisitation, uidx, n_items, pool),
+        factors_source(models, factors, uidx, n_items, pool),
     ]
 
 
@@ -132,22 +144,23 @@ def home(
     uidx: int,
     allowed: npt.NDArray[np.bool_],
     extra: Sequence[Source] = (),
+    pool: Candidates | None = None,
 ) -> Blend:
-    """Blend every personalised source for a user with history (``extra``: e.g. content)."""
+    """Blend every personalised source for a user with history (``extra``: e.g. content).
+
+    EASE scores the whole catalogue (it has no nominees): with a positive EASE weight the
+    answer is a whole-catalogue blend whatever ``pool`` says.
+    """
     n_items = len(allowed)
-    return blend(
+    return combine(
         [
-            *behaviour_sources(models, weights.covisitation, weights.factors, uidx, n_items),
+            *behaviour_sources(models, weights.covisitation, weights.factors, uidx, n_items, pool),
             Source(Ease.name, weights.ease, lambda: models.ease.score_user(uidx, n_items)),
-            Source(
-                Trending.name,
-                weights.trending,
-                lambda: models.trending.scores(n_items),
-                Trending.nonnegative,
-            ),
+            trending_source(models, weights.trending, n_items, pool),
             *extra,
         ],
         allowed,
+        pool,
     )
 
 
@@ -195,6 +208,7 @@ def new_user(
     uidx: int | None,
     allowed: npt.NDArray[np.bool_],
     extra: Sequence[Source] = (),
+    pool: Candidates | None = None,
 ) -> Blend:
     """Blend for a user with few or no events: who they are, what they said, first clicks.
 
@@ -205,16 +219,11 @@ def new_user(
     n_items = len(allowed)
     sources = [*extra]
     if uidx is not None:
-        sources += behaviour_sources(models, weights.covisitation, weights.factors, uidx, n_items)
-    sources.append(
-        Source(
-            Trending.name,
-            weights.trending,
-            lambda: models.trending.scores(n_items),
-            Trending.nonnegative,
+        sources += behaviour_sources(
+            models, weights.covisitation, weights.factors, uidx, n_items, pool
         )
-    )
-    return blend(sources, allowed)
+    sources.append(trending_source(models, weights.trending, n_items, pool))
+    return combine(sources, allowed, pool)
 
 
 def fresh(

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 FloatMatrix = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
 OnVectors = Callable[[list[int]], None]
 
 TEXT_BLOB = "content/text-embeddings"
@@ -255,6 +256,23 @@ class ContentService:
         rows = rows[rows < len(matrix)]
         out = np.zeros(n_items, dtype=np.float64)
         out[rows] = matrix[rows] @ query
+        return out
+
+    def nearest(self, query: FloatMatrix, k: int) -> IntArray | None:
+        """The ``k`` items nearest ``query`` in text space (ANN), best first; candidates."""
+        if self.index is None or len(self.index) == 0:
+            return None
+        ids, _ = self.index.search(query, k)
+        return ids
+
+    def scores_at(self, query: FloatMatrix, items: IntArray) -> FloatArray | None:
+        """Cosine to ``query`` of ``items`` (0 for items without an embedding)."""
+        if self.text is None:
+            return None
+        matrix = self.text.matrix
+        inside = items < len(matrix)
+        out = np.zeros(len(items), dtype=np.float64)
+        out[inside] = matrix[items[inside]] @ query
         return out
 
     def query(self, text: str) -> Query:

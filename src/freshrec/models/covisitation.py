@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from freshrec.config import CoVisitationConfig
-from freshrec.models.base import EventBatch, FloatArray, ScoringModel
+from freshrec.models.base import EventBatch, FloatArray, IntArray, ScoringModel
 from freshrec.models.sparse_rows import SparseRows
 
 # Below these sizes a flush takes the scalar route (see ``_flush``).
@@ -296,6 +296,27 @@ class CoVisitation(ScoringModel):
             summed = np.dot(self._recency32[-len(items) :], self._dense.take(items, axis=0))
             return np.multiply(summed[:n_items], self._damping[:n_items])
         return self._rows_sum(items, self._recency_weights[-len(items) :], n_items)
+
+    def neighbours(self, uidx: int) -> tuple[IntArray, FloatArray] | None:
+        """``score_user`` as (items ascending, their scores) over its nonzero items only.
+
+        What candidate retrieval reads: the cost is the window's row entries, not the
+        catalogue. None for users with no window.
+        """
+        window = self._windows.get(uidx)
+        if not window:
+            return None
+        items = list(window)
+        weights = self._recency_weights[-len(items) :]
+        if self._sparse is not None:
+            cols, sums = self._sparse.weighted_sum_sparse(np.asarray(items, np.int64), weights)
+        else:
+            dense = self._rows_sum(items, weights, len(self._counts))
+            cols = np.flatnonzero(dense)
+            return cols, dense[cols]
+        values = np.multiply(sums, self._damping[cols])
+        keep = values > 0
+        return (cols, values) if keep.all() else (cols[keep], values[keep])
 
     def score_item(self, iidx: int, n_items: int) -> FloatArray | None:
         """Return the item's co-visitation row, normalised; None for unknown items."""

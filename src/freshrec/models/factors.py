@@ -22,7 +22,9 @@ from scipy.linalg import blas, lapack
 from threadpoolctl import threadpool_limits
 
 from freshrec.config import FactorsConfig
-from freshrec.models.base import EventBatch, FloatArray, ScoringModel
+from freshrec.models.base import EventBatch, FloatArray, IntArray, ScoringModel
+from freshrec.retrieval.ann import VectorIndex
+from freshrec.retrieval.live_index import LiveIndex
 
 
 @dataclass(slots=True)
@@ -65,6 +67,9 @@ class ImplicitFactors(ScoringModel):
         self._user_cache: OrderedDict[int, _FoldIn] = OrderedDict()
         self._stale_items: set[int] = set()
         self._user_new_items: dict[int, list[int]] = {}  # uidx -> its untrained items
+        # Nearest items to a user vector, for candidate retrieval on large catalogues; it
+        # follows every rewritten row of ``_serving`` (see ``retrieval.live_index``).
+        self._index: LiveIndex | None = None
         self.fitted = False
 
     # -- training ---------------------------------------------------------------------------
@@ -348,6 +353,7 @@ class ImplicitFactors(ScoringModel):
                     vector = _solve_spd(lhs, confidence * user)
                     self._item_factors[iidx] = vector
                     self._serving[iidx] = vector
+        self._rows_changed(stale)
 
     # -- scoring ------------------------------------------------------------------------------
 
@@ -425,6 +431,65 @@ class ImplicitFactors(ScoringModel):
             self._set_trained(trained)
         self._item_factors[rows] = vectors[keep]
         self._serving = self._item_factors.astype(np.float32)
+        self._rows_changed(rows)
+
+    # -- candidate retrieval ------------------------------------------------------------------
+
+    def use_index(self, index: VectorIndex | None, background: bool = True) -> None:
+        """Nominate candidates from ``index`` (built over the installed factors), or stop.
+
+        Call after ``set_item_factors``; rows rewritten later (fold-in of new items, content
+        placement) reach the index through a worker thread (inline if not ``background``).
+        """
+        if index is None:
+            if self._index is not None:
+                self._index.close()
+            self._index = None
+        elif self._index is None:
+            self._index = LiveIndex(index, self._vectors_of, background)
+        else:
+            self._index.replace(index, self._vectors_of)
+
+    def _vectors_of(self, rows: IntArray) -> npt.NDArray[np.float32]:
+        serving = self._serving  # one read: a retrain may swap the array meanwhile
+        return serving[rows[rows < len(serving)]]
+
+    def _rows_changed(self, rows: Sequence[int] | set[int]) -> None:
+        if self._index is not None:
+            self._index.changed(rows)
+
+    @property
+    def index(self) -> LiveIndex | None:
+        """The live ANN index over item factors, when candidate retrieval uses one."""
+        return self._index
+
+    def propose(self, uidx: int, k: int) -> IntArray | None:
+        """The ``k`` items nearest the user's vector (inner product), or None without one."""
+        if self._index is None or not self.fitted:
+            return None
+        if self._stale_items:
+            self._refresh_new_items()
+        vector = self.user_vector(uidx)
+        if vector is None:
+            return None
+        return self._index.search(vector, k)
+
+    def score_user_at(self, uidx: int, items: IntArray) -> FloatArray | None:
+        """``score_user``'s values at ``items`` only (0 for items without factors)."""
+        if not self.fitted:
+            return None
+        if self._stale_items:
+            self._refresh_new_items()
+        vector = self.user_vector(uidx)
+        if vector is None:
+            return None
+        serving = self._serving
+        inside = items < len(serving)
+        if inside.all():
+            return (serving[items] @ vector.astype(np.float32)).astype(np.float64)
+        out = np.zeros(len(items), dtype=np.float64)
+        out[inside] = serving[items[inside]] @ vector.astype(np.float32)
+        return out
 
 
 def _solve_spd(lhs: FloatArray, rhs: FloatArray) -> FloatArray:

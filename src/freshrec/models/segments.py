@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from freshrec.config import TrendingConfig
-from freshrec.models.base import EventBatch, FloatArray, ScoringModel
-from freshrec.state.popularity import DecayedPopularity
+from freshrec.models.base import EventBatch, FloatArray, IntArray, ScoringModel
+from freshrec.state.popularity import DecayedPopularity, HotList
 
 # Numbers are bucketed this wide so "age=34" and "age=36" share evidence.
 NUMERIC_BUCKET = 10.0
@@ -74,6 +74,7 @@ class SegmentTrending(ScoringModel):
         self._user_segments: dict[int, tuple[int, ...]] = {}
         self._segment_ids: dict[str, int] = {}
         self._popularity: list[DecayedPopularity] = []
+        self._hot: list[HotList] = []  # per segment, for candidate retrieval
 
     def set_user(self, uidx: int, properties: Mapping[str, Any]) -> None:
         """Record (or replace) the segments of a user from their properties."""
@@ -81,7 +82,9 @@ class SegmentTrending(ScoringModel):
         for name in segments_of(properties, self.keys):
             if name not in self._segment_ids:
                 self._segment_ids[name] = len(self._popularity)
-                self._popularity.append(DecayedPopularity(self.config.half_life_seconds))
+                popularity = DecayedPopularity(self.config.half_life_seconds)
+                self._popularity.append(popularity)
+                self._hot.append(HotList(popularity))
             ids.append(self._segment_ids[name])
         if ids:
             self._user_segments[uidx] = tuple(ids)
@@ -97,6 +100,7 @@ class SegmentTrending(ScoringModel):
         self._popularity = [
             DecayedPopularity(self.config.half_life_seconds) for _ in self._popularity
         ]
+        self._hot = [HotList(popularity) for popularity in self._popularity]
         self.partial_fit(events)
 
     def partial_fit(self, events: EventBatch) -> None:
@@ -116,14 +120,45 @@ class SegmentTrending(ScoringModel):
             for segment in segments.get(uidx, ()):
                 self._popularity[segment].add(iidx, timestamp, weight)
 
+    def user_segments(self, uidx: int) -> tuple[int, ...]:
+        """The segment ids of a known user (empty without segments)."""
+        return self._user_segments.get(uidx, ())
+
+    def property_segments(self, properties: Mapping[str, Any]) -> tuple[int, ...]:
+        """The segment ids of someone known only by their properties (no index yet)."""
+        names = segments_of(properties, self.keys)
+        return tuple(self._segment_ids[name] for name in names if name in self._segment_ids)
+
     def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
         """Mean of the user's segments' scaled popularity; None without segments."""
-        return self._score(self._user_segments.get(uidx, ()), n_items)
+        return self._score(self.user_segments(uidx), n_items)
 
     def score_properties(self, properties: Mapping[str, Any], n_items: int) -> FloatArray | None:
         """Score for someone known only by their properties (no events, no index yet)."""
-        names = segments_of(properties, self.keys)
-        ids = [self._segment_ids[name] for name in names if name in self._segment_ids]
+        return self._score(self.property_segments(properties), n_items)
+
+    def hot(self, ids: Sequence[int], k: int, max_age_seconds: float) -> IntArray:
+        """The ``k`` hottest items of each segment in ``ids``, together (candidates)."""
+        lists = [self._hot[segment].top(k, max_age_seconds) for segment in ids]
+        return np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+
+    def scores_at(
+        self, ids: Sequence[int], items: IntArray, max_age_seconds: float
+    ) -> FloatArray | None:
+        """``_score``'s values at ``items``; each segment is scaled by its hottest item."""
+        if not ids:
+            return None
+        total = np.zeros(len(items), dtype=np.float64)
+        for segment in ids:
+            popularity = self._popularity[segment]
+            hottest = self._hot[segment].top(1, max_age_seconds)
+            top = float(popularity.at(hottest)[0]) if len(hottest) else 0.0
+            if top > 0:
+                total += popularity.at(items) / top
+        return total if total.any() else None
+
+    def score_ids(self, ids: Sequence[int], n_items: int) -> FloatArray | None:
+        """The mean scaled popularity of segments ``ids`` (see ``user_segments``)."""
         return self._score(ids, n_items)
 
     def _score(self, ids: Sequence[int], n_items: int) -> FloatArray | None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from freshrec.config import TrendingConfig
-from freshrec.models.base import EventBatch, FloatArray, ScoringModel
-from freshrec.state.popularity import DecayedPopularity
+from freshrec.models.base import EventBatch, FloatArray, IntArray, ScoringModel
+from freshrec.state.popularity import DecayedPopularity, HotList
 
 
 class Trending(ScoringModel):
@@ -16,10 +16,12 @@ class Trending(ScoringModel):
     def __init__(self, config: TrendingConfig) -> None:
         self.config = config
         self._popularity = DecayedPopularity(config.half_life_seconds)
+        self._hot = HotList(self._popularity)
 
     def fit(self, events: EventBatch) -> None:
         """Recount from scratch."""
         self._popularity = DecayedPopularity(self.config.half_life_seconds)
+        self._hot = HotList(self._popularity)
         self.partial_fit(events)
 
     def partial_fit(self, events: EventBatch) -> None:
@@ -33,6 +35,14 @@ class Trending(ScoringModel):
     def scores(self, n_items: int) -> FloatArray:
         """Return decayed popularity, shape [n_items]."""
         return self._popularity.scores(n_items)
+
+    def scores_at(self, items: IntArray) -> FloatArray:
+        """Return decayed popularity of ``items`` (the values ``scores`` holds for them)."""
+        return self._popularity.at(items)
+
+    def hot(self, k: int, max_age_seconds: float) -> IntArray:
+        """The ``k`` hottest items, best first, from a list at most ``max_age_seconds`` old."""
+        return self._hot.top(k, max_age_seconds)
 
     def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
         """Return the global trending scores (independent of the user)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import numpy.typing as npt
@@ -63,12 +64,59 @@ class DecayedPopularity:
         np.add.at(self._scores, np.array(iidx, dtype=np.int64), np.array(grown))
         self._latest = max(self._latest, max(timestamps))
 
+    def _factor(self) -> float:
+        return 1.0 if self._ref is None else math.exp(-(self._latest - self._ref) * self._rate)
+
+    def at(self, items: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """Return decayed scores of ``items`` (0 for items never counted), as ``scores`` would."""
+        stored = self._scores
+        inside = items < len(stored)
+        if inside.all():
+            picked: npt.NDArray[np.float64] = stored[items] * self._factor()
+            return picked
+        out = np.zeros(len(items), dtype=np.float64)
+        out[inside] = stored[items[inside]] * self._factor()
+        return out
+
+    def top(self, k: int) -> npt.NDArray[np.int64]:
+        """Return the ``k`` most popular counted items, best first (ties: lower index first)."""
+        stored = self._scores
+        size = len(stored)
+        if k <= 0 or size == 0:
+            return np.zeros(0, dtype=np.int64)
+        winners = np.argpartition(stored, size - k)[size - k :] if k < size else np.arange(size)
+        winners = winners[np.lexsort((winners, -stored[winners]))]
+        return winners[stored[winners] > 0].astype(np.int64, copy=False)
+
     def scores(self, n_items: int) -> npt.NDArray[np.float64]:
         """Return decayed scores as of the newest event, shape [n_items], float64 (a copy)."""
-        factor = 1.0 if self._ref is None else math.exp(-(self._latest - self._ref) * self._rate)
+        factor = self._factor()
         if n_items <= len(self._scores):
             scaled: npt.NDArray[np.float64] = self._scores[:n_items] * factor
             return scaled
         out = np.zeros(n_items, dtype=np.float64)
         out[: len(self._scores)] = self._scores * factor
         return out
+
+
+class HotList:
+    """The most popular items of a ``DecayedPopularity``, recomputed at most every few seconds.
+
+    Decay scales every item alike, so the order changes only with new events; a list at
+    most ``max_age_seconds`` old (one partial sort of the catalogue per refresh, not per
+    request) is what a request reads. Only membership can lag: callers score the listed
+    items from the live counts.
+    """
+
+    def __init__(self, popularity: DecayedPopularity) -> None:
+        self.popularity = popularity
+        self._items = np.zeros(0, dtype=np.int64)
+        self._k = 0
+        self._made_at = -math.inf
+
+    def top(self, k: int, max_age_seconds: float) -> npt.NDArray[np.int64]:
+        """Return up to ``k`` hot items, best first (as of at most ``max_age_seconds`` ago)."""
+        now = time.monotonic()
+        if k > self._k or now - self._made_at > max_age_seconds:
+            self._items, self._k, self._made_at = self.popularity.top(k), k, now
+        return self._items[:k]

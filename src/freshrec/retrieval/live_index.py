@@ -1,0 +1,139 @@
+"""An ANN index over rows of a matrix that changes a few rows at a time (item factors).
+
+The matrix's owner calls :meth:`LiveIndex.changed` with the rows it rewrote (cheap: a set
+update under a small lock); a daemon thread then upserts those rows' *current* vectors, read
+through ``vectors_of``, into the :class:`~freshrec.retrieval.ann.VectorIndex`. Searches may
+therefore lag a write by the worker's delay (milliseconds; longer after a bulk change).
+That is what candidate retrieval can afford: the index only nominates items, and the
+nominees are then scored from the live matrix, so a lagging index can miss a new item for a
+moment but never ranks anything with a stale score.
+
+A whole new matrix (a retrain) is indexed with :func:`build_index` off the engine's lock
+and swapped in with :meth:`LiveIndex.replace`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+from freshrec.retrieval.ann import VectorIndex, VectorIndexConfig
+
+log = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
+VectorsOf = Callable[[IntArray], npt.NDArray[np.floating]]
+
+
+def build_index(
+    config: VectorIndexConfig, ids: npt.ArrayLike, vectors: npt.ArrayLike
+) -> VectorIndex:
+    """Return a new index holding ``vectors`` under ``ids`` (blocking: seconds at 100k rows)."""
+    index = VectorIndex(config)
+    index.upsert(ids, vectors)
+    return index
+
+
+class LiveIndex:
+    """A :class:`VectorIndex` that follows a changing matrix, updated on a worker thread.
+
+    Args:
+        index: the index to serve from (see :func:`build_index`).
+        vectors_of: returns the current vectors of the given rows (sorted ascending), shape
+            [k, dim] for the first k of them that the matrix holds (a retrain may have
+            installed a shorter matrix); called from the worker thread without the owner's
+            lock: a row being rewritten meanwhile is read torn at worst, and is queued again
+            by that very write.
+        background: False applies changes inline in ``changed`` (deterministic; tests and
+            replays).
+    """
+
+    def __init__(self, index: VectorIndex, vectors_of: VectorsOf, background: bool = True) -> None:
+        self._index = index
+        self._vectors_of = vectors_of
+        self._background = background
+        self._dirty: set[int] = set()
+        self._cond = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._idle = True
+
+    @property
+    def index(self) -> VectorIndex:
+        """The index searches go to now."""
+        return self._index
+
+    def search(self, query: npt.ArrayLike, n: int) -> IntArray:
+        """Return the ids of the ``n`` rows scoring highest against ``query``, best first."""
+        ids, _ = self._index.search(query, n)
+        return ids
+
+    def replace(self, index: VectorIndex, vectors_of: VectorsOf) -> None:
+        """Serve from a freshly built index (a retrain); rows queued before are re-read."""
+        with self._cond:
+            self._index, self._vectors_of = index, vectors_of
+
+    def changed(self, rows: Iterable[int]) -> None:
+        """Queue rows whose vectors were rewritten; the index follows shortly."""
+        if not self._background:
+            self._apply(np.fromiter(rows, dtype=np.int64))
+            return
+        with self._cond:
+            if self._closed:
+                return
+            self._dirty.update(rows)
+            if not self._dirty:
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="freshrec-factor-index", daemon=True
+                )
+                self._thread.start()
+            self._idle = False
+            self._cond.notify()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every queued row is in the index; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._idle or self._closed, timeout)
+
+    def close(self) -> None:
+        """Stop the worker (queued rows are dropped: the index is rebuilt at start-up)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._dirty and not self._closed:
+                    self._idle = True
+                    self._cond.notify_all()
+                    self._cond.wait()
+                if self._closed:
+                    return
+                rows = np.fromiter(self._dirty, dtype=np.int64, count=len(self._dirty))
+                self._dirty.clear()
+            try:
+                self._apply(rows)
+            except Exception:  # a worker that dies silently would freeze the index
+                log.exception("factor index update failed; those rows wait for the next retrain")
+
+    def _apply(self, rows: IntArray) -> None:
+        if not len(rows):
+            return
+        with self._cond:
+            index, vectors_of = self._index, self._vectors_of
+        rows = np.sort(rows)
+        vectors = np.asarray(vectors_of(rows), dtype=np.float32)
+        rows = rows[: len(vectors)]
+        # A zero row (an item without factors) would only ever score 0: keep it out.
+        present = np.einsum("ij,ij->i", vectors, vectors) > 0
+        index.upsert(rows[present], vectors[present])
+        index.remove(rows[~present].tolist())
