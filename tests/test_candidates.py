@@ -166,3 +166,56 @@ def test_new_items_reach_the_factor_index(
         assert factors.index is not None
         iidx = engine._state.items.get("brand-new")
         assert iidx is not None and iidx in factors.index.index
+
+
+def test_live_index_skips_rows_that_barely_moved() -> None:
+    matrix = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    index = build_index(VectorIndexConfig(dim=2, metric="ip"), np.arange(2), matrix)
+    live = LiveIndex(index, lambda rows: matrix[rows], background=False, tolerance=0.05)
+    matrix[0] = [1.01, 0.0]  # 1 % off: not worth a write
+    matrix[1] = [0.0, 2.0]  # doubled: written
+    live.changed([0, 1])
+    ids, vectors = index.vectors()
+    stored = dict(zip(ids.tolist(), vectors.tolist(), strict=True))
+    assert stored[0] == [1.0, 0.0]
+    assert stored[1] == [0.0, 2.0]
+
+
+def test_warm_retrains_keep_the_factor_index_until_it_is_old(
+    make_config: ConfigFactory, make_events: EventFactory
+) -> None:
+    for rebuild_after, kept in ((3_600.0, True), (0.0, False)):
+        config = make_config(
+            retrieval={**ALWAYS, "factor_index_rebuild_seconds": rebuild_after},
+            factors={"warm_start_iterations": 2},
+        )
+        with Engine.open(None, config, background_training=False) as engine:
+            engine.ingest(make_events(n_users=30, n_items=40, n_events=400))
+            engine.train()
+            first = engine._models.factors.index
+            assert first is not None
+            serving = first.index
+            engine.ingest(make_events(n_users=30, n_items=40, n_events=200, seed=1, id_prefix="x"))
+            engine.train()
+            assert (first.index is serving) is kept
+
+
+def test_background_retrains_wait_for_the_minimum_interval(
+    make_config: ConfigFactory, make_events: EventFactory
+) -> None:
+    events = make_events(n_users=30, n_items=40, n_events=600)
+    for interval, retrains in ((3_600.0, 1), (0.0, 2)):
+        config = make_config(
+            training={
+                "retrain_every_events": 100,
+                "min_events": 100,
+                "min_interval_seconds": interval,
+            }
+        )
+        with Engine.open(None, config) as engine:
+            versions = []
+            for batch in (events[:300], events[300:]):
+                engine.ingest(batch)
+                engine.wait_for_training(30.0)
+                versions.append(engine.stats()["model_version"])
+            assert len(set(versions)) == retrains, versions

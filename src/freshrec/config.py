@@ -120,10 +120,18 @@ class EaseConfig(_Section):
 
 
 class TrainingConfig(_Section):
-    """Background retraining. ``retrain_every_events`` = 0 disables automatic retrains."""
+    """Background retraining. ``retrain_every_events`` = 0 disables automatic retrains.
+
+    A background retrain starts when ``retrain_every_events`` new events arrived and at
+    least ``min_interval_seconds`` passed since the last one started: under a heavy stream
+    the event count alone would keep a core retraining without pause, while per-event
+    updates already carry every event into the answers. Inline retrains (replays) follow
+    the event count only, so they stay deterministic.
+    """
 
     retrain_every_events: int = 5_000
     min_events: int = 1_000
+    min_interval_seconds: float = Field(default=30.0, ge=0)
 
 
 class RetrievalConfig(_Section):
@@ -138,14 +146,19 @@ class RetrievalConfig(_Section):
     items in text space. Each candidate is then scored by every source of the blend, exactly
     as the whole-catalogue path scores it. The threshold and the counts are chosen by
     ``bench/candidates.py`` (agreement with whole-catalogue answers against latency).
+
+    The factor index is built anew by a retrain from scratch or when it is older than
+    ``factor_index_rebuild_seconds``; warm-started retrains move item factors little, so
+    they keep it (it only nominates; scores come from the new factors).
     """
 
-    candidates_from_items: int = Field(default=20_000, ge=1)
-    covisitation_candidates: int = Field(default=200, ge=1)
-    factor_candidates: int = Field(default=100, ge=1)
-    factor_ef_search: int = Field(default=100, ge=1)
-    trending_candidates: int = Field(default=100, ge=1)
+    candidates_from_items: int = Field(default=25_000, ge=1)
+    covisitation_candidates: int = Field(default=100, ge=1)
+    factor_candidates: int = Field(default=50, ge=1)
+    factor_ef_search: int = Field(default=60, ge=1)
+    trending_candidates: int = Field(default=50, ge=1)
     hot_refresh_seconds: float = Field(default=1.0, ge=0)
+    factor_index_rebuild_seconds: float = Field(default=3_600.0, ge=0)
 
 
 class BlendConfig(_Section):

@@ -31,12 +31,14 @@ from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import ScoringModel
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
+from freshrec.retrieval.ann import VectorIndex
 from freshrec.scenarios import Blend, ModelSet, Source
 from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
 from freshrec.training import BackgroundTrainer, ModelArtifact, fit_batch_models
 from freshrec.training.install import factor_index, from_artifact, install, to_artifact
+from freshrec.training.trainer import BatchWeights
 from freshrec.types import (
     Event,
     IngestResult,
@@ -88,6 +90,8 @@ class Engine:
         self._train_lock = threading.Lock()
         self._background = background_training
         self._trainer = BackgroundTrainer(self.train)
+        self._retrain_requested_at = -float("inf")
+        self._factor_index_built_at = -float("inf")
         self._closed = False
         wanted = self.config.scenarios
         self._content = ContentService(
@@ -148,10 +152,15 @@ class Engine:
             log.warning("saved model is damaged; serving online state until the next retrain")
             return
         weights = from_artifact(artifact, self._state.items)
-        index = factor_index(self.config, weights, len(self._state.items))
+        index = self._new_factor_index(weights, warm=False)
         self._models = install(self._models, weights, artifact.version, index, self._background)
         self._trained_through = weights.events
         self._place_by_content(refit=True)
+        live = self._models.factors.index
+        if live is not None:
+            # Content-placed items reach the factor index on its worker: let them all be in
+            # before the engine serves (start-up waits for this, answers do not).
+            live.wait_idle()
 
     def close(self) -> None:
         """Wait for a running retrain, then flush and close the store. Idempotent."""
@@ -277,10 +286,14 @@ class Engine:
             return
         if logged < self.config.training.min_events:
             return
-        if self._background:
-            self._trainer.request()
-        else:
+        if not self._background:
             self.train()
+            return
+        now = time.monotonic()
+        if now - self._retrain_requested_at < self.config.training.min_interval_seconds:
+            return
+        if self._trainer.request():
+            self._retrain_requested_at = now
 
     def train(self) -> str:
         """Retrain the batch models on the whole log and swap them in; return the version.
@@ -297,7 +310,8 @@ class Engine:
                 factors = self._models.factors
                 previous = factors.trained_state()[0] if factors.fitted else None
             weights = fit_batch_models(self.config, events, previous)
-            index = factor_index(self.config, weights, len(self._state.items))
+            warm = previous is not None and self.config.factors.warm_start_iterations > 0
+            index = self._new_factor_index(weights, warm)
             version = f"v{seen}"
             with self._lock:
                 self._models = install(self._models, weights, version, index, self._background)
@@ -308,6 +322,27 @@ class Engine:
             self.store.put_blob(MODEL_BLOB, artifact.to_bytes())
             self._content.save(self.store, self._state.items.id_of)
             return version
+
+    def _new_factor_index(self, weights: BatchWeights, warm: bool) -> VectorIndex | None:
+        """A new factor index for these weights, or None to keep the one serving.
+
+        Built (seconds at 100k items, outside the lock) when none serves yet, after a fit
+        from scratch (a new factor space) and when the serving one is older than
+        ``retrieval.factor_index_rebuild_seconds``.
+        """
+        now = time.monotonic()
+        age = now - self._factor_index_built_at
+        current = self._models.factors.index
+        if (
+            current is not None
+            and warm
+            and age < self.config.retrieval.factor_index_rebuild_seconds
+        ):
+            return None
+        index = factor_index(self.config, weights, len(self._state.items))
+        if index is not None:
+            self._factor_index_built_at = now
+        return index
 
     def _on_text_vectors(self, iidxs: list[int]) -> None:
         """New text embeddings: place those items in factor space; answers may change."""

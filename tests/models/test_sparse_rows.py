@@ -172,3 +172,24 @@ def test_from_sorted_builds_the_same_rows_as_add() -> None:
     np.testing.assert_array_equal(
         as_dense(built)[[0, 39], [1, 2]], dense(rows, cols, vals)[[0, 39], [1, 2]] + 1
     )
+
+
+def test_sparse_weighted_sum_equals_the_dense_one_on_its_columns() -> None:
+    rows, cols, vals = additions(4)
+    table = filled(rows, cols, vals, [700, 1_900])  # uncompacted: repeated columns per row
+    picked, weights = np.array([3, 0, 17, 3]), np.array([0.5, 1.0, 2.0, 0.25])
+    keys, sums = table.weighted_sum_sparse(picked, weights)
+    reference = table.weighted_sum(picked, weights, N_COLS)
+    assert np.all(np.diff(keys) > 0)
+    np.testing.assert_allclose(sums, reference[keys])
+    assert not np.delete(reference, keys).any()
+    empty_keys, empty_sums = table.weighted_sum_sparse(np.array([], np.int64), np.array([]))
+    assert len(empty_keys) == len(empty_sums) == 0
+
+
+def test_values_at_repeats_a_column_asked_twice() -> None:
+    rows, cols, vals = additions(5)
+    table = filled(rows, cols, vals, [])
+    reference = dense(rows, cols, vals)
+    block = table.values_at([0, 2, 0], [4, 1, 4, 49])
+    np.testing.assert_allclose(block, reference[np.ix_([0, 2, 0], [4, 1, 4, 49])])

@@ -466,6 +466,11 @@ class VectorIndex:
                 self._to_exact()
             return removed
 
+    def vectors(self) -> tuple[IdArray, npt.NDArray[np.float32]]:
+        """Return every live id and its stored vector (normalised, for cosine): a copy."""
+        with self._lock.reading():
+            return self._store().vectors()
+
     def set_ef_search(self, ef_search: int) -> None:
         """Change the graph's search breadth (recall against latency) for later searches."""
         if ef_search < 1:

@@ -8,8 +8,11 @@ That is what candidate retrieval can afford: the index only nominates items, and
 nominees are then scored from the live matrix, so a lagging index can miss a new item for a
 moment but never ranks anything with a stale score.
 
-A whole new matrix (a retrain) is indexed with :func:`build_index` off the engine's lock
-and swapped in with :meth:`LiveIndex.replace`.
+A row whose vector moved by less than ``tolerance`` (relative to its indexed vector) is not
+written again: the index only nominates, and rewriting tens of thousands of nearly identical
+vectors after every retrain (content placements are recomputed each time) would keep a core
+busy for seconds. A whole new matrix (a retrain from scratch) is indexed with
+:func:`build_index` off the engine's lock and swapped in with :meth:`LiveIndex.replace`.
 """
 
 from __future__ import annotations
@@ -52,10 +55,18 @@ class LiveIndex:
             replays).
     """
 
-    def __init__(self, index: VectorIndex, vectors_of: VectorsOf, background: bool = True) -> None:
+    def __init__(
+        self,
+        index: VectorIndex,
+        vectors_of: VectorsOf,
+        background: bool = True,
+        tolerance: float = 0.05,
+    ) -> None:
         self._index = index
         self._vectors_of = vectors_of
         self._background = background
+        self.tolerance = tolerance
+        self._indexed = self._snapshot(index)
         self._dirty: set[int] = set()
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
@@ -74,8 +85,14 @@ class LiveIndex:
 
     def replace(self, index: VectorIndex, vectors_of: VectorsOf) -> None:
         """Serve from a freshly built index (a retrain); rows queued before are re-read."""
+        indexed = self._snapshot(index)
         with self._cond:
-            self._index, self._vectors_of = index, vectors_of
+            self._index, self._vectors_of, self._indexed = index, vectors_of, indexed
+
+    @staticmethod
+    def _snapshot(index: VectorIndex) -> dict[int, npt.NDArray[np.float32]]:
+        ids, vectors = index.vectors()
+        return dict(zip(ids.tolist(), vectors, strict=True))
 
     def changed(self, rows: Iterable[int]) -> None:
         """Queue rows whose vectors were rewritten; the index follows shortly."""
@@ -129,11 +146,29 @@ class LiveIndex:
         if not len(rows):
             return
         with self._cond:
-            index, vectors_of = self._index, self._vectors_of
+            index, vectors_of, indexed = self._index, self._vectors_of, self._indexed
         rows = np.sort(rows)
         vectors = np.asarray(vectors_of(rows), dtype=np.float32)
         rows = rows[: len(vectors)]
         # A zero row (an item without factors) would only ever score 0: keep it out.
         present = np.einsum("ij,ij->i", vectors, vectors) > 0
-        index.upsert(rows[present], vectors[present])
-        index.remove(rows[~present].tolist())
+        moved = [
+            k for k in np.flatnonzero(present).tolist() if self._moved(indexed, rows[k], vectors[k])
+        ]
+        gone = [int(row) for row in rows[~present].tolist() if row in indexed]
+        if moved:
+            index.upsert(rows[moved], vectors[moved])
+            indexed.update(zip(rows[moved].tolist(), vectors[moved], strict=True))
+        if gone:
+            index.remove(gone)
+            for row in gone:
+                del indexed[row]
+
+    def _moved(
+        self, indexed: dict[int, npt.NDArray[np.float32]], row: int, vector: npt.NDArray[np.float32]
+    ) -> bool:
+        old = indexed.get(int(row))
+        if old is None:
+            return True
+        change = float(np.linalg.norm(vector - old))
+        return change > self.tolerance * float(np.linalg.norm(old))

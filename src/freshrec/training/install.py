@@ -26,12 +26,13 @@ def install(
 
     The models keep their per-user online state, so events that arrived while the weights
     were fitted fold in as usual. ``index`` (see ``factor_index``) serves factor candidates
-    from now on; item rows that change later reach it on a worker thread (inline if not
-    ``background``).
+    from now on (None keeps the serving one, if any); item rows that change later reach it
+    on a worker thread (inline if not ``background``).
     """
     if weights.factors is not None:
         models.factors.set_item_factors(*weights.factors)
-        models.factors.use_index(index, background)
+        if index is not None:
+            models.factors.use_index(index, background)
     models.ease.set_weights(weights.ease)
     return dataclasses.replace(models, version=version)
 
