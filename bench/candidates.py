@@ -33,10 +33,10 @@ from freshrec.engine import Engine
 from freshrec.simulate import ShopConfig, write_shop
 
 
-def build(args: argparse.Namespace) -> Engine:
+def build(args: argparse.Namespace, overrides: dict[str, Any]) -> Engine:
     """An in-memory engine holding a synthetic shop, trained once."""
     config = EngineConfig.from_dict(
-        {"training": {"retrain_every_events": 0}, "content": {"encoder": "none"}}
+        {"training": {"retrain_every_events": 0}, "content": {"encoder": "none"}, **overrides}
     )
     engine = Engine.open(None, config, background_training=False)
     with tempfile.TemporaryDirectory() as work:
@@ -91,13 +91,20 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="open this imported data directory instead")
     parser.add_argument("--requests", type=int, default=2_000)
     parser.add_argument("--n", type=int, default=10)
+    parser.add_argument("--first-variant", type=int, default=0)
+    parser.add_argument(
+        "--settings", default="{}", help='JSON overrides, e.g. \'{"blend": {"content": 0.2}}\''
+    )
     args = parser.parse_args()
+    overrides = json.loads(args.settings)
+    # The content profile's text-space search is the same in every variant: its cost shows
+    # in all of them (``--settings '{"blend": {"content": 0.2}}'``).
     if args.data is not None:
-        config = EngineConfig.from_dict({"training": {"retrain_every_events": 0}})
+        config = EngineConfig.from_dict({"training": {"retrain_every_events": 0}, **overrides})
         engine = Engine.open(args.data, config)
         engine.wait_for_training()
     else:
-        engine = build(args)
+        engine = build(args, overrides)
     pipelines = engine._pipelines  # see the module docstring
     base = pipelines.config
     known = engine._state.users.ids()
@@ -122,7 +129,7 @@ def main() -> None:
         (50, 100, 50, 60),
         (100, 200, 100, 100),
         (200, 400, 200, 200),
-    ]:
+    ][args.first_variant :]:
         retrieval = RetrievalConfig(
             candidates_from_items=1,
             factor_candidates=factors,
