@@ -222,3 +222,24 @@ def test_new_item_vector_does_not_depend_on_when_it_was_read() -> None:
     b = read_after.score_user(3, N_ITEMS + 1)
     assert a is not None and b is not None
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_an_evicted_user_keeps_their_vector_until_their_next_positive() -> None:
+    from freshrec.config import FactorsConfig
+    from freshrec.models import EventBatch, ImplicitFactors
+
+    model = ImplicitFactors(
+        FactorsConfig(factors=4, iterations=3, regularization=1.0, fold_in_cache_users=1)
+    )
+    rows = [
+        (u, i, 1.0, float(k), True)
+        for k, (u, i) in enumerate([(0, 0), (0, 1), (1, 1), (1, 2), (2, 0), (2, 2), (3, 3), (3, 1)])
+    ]
+    model.fit(EventBatch.from_rows(rows))
+    first = model.user_vector(0)
+    assert first is not None
+    model.user_vector(1)  # evicts user 0's system (a cache of one)
+    assert model.user_vector(0) is first  # answered from the solved vector, no new solve
+    model.partial_fit(EventBatch.from_rows([(0, 2, 1.0, 9.0, True)]))
+    moved = model.user_vector(0)
+    assert moved is not None and not np.allclose(moved, first)

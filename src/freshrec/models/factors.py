@@ -65,6 +65,11 @@ class ImplicitFactors(ScoringModel):
         self._user_base = self._user_gram + self._ridge
         self._user_base_inverse = self._identity.copy()  # set for real by set_item_factors
         self._user_cache: OrderedDict[int, _FoldIn] = OrderedDict()
+        # Every user's last solved vector (32 floats each), beyond the bounded cache of
+        # systems: a user whose system was evicted is answered without a new solve until
+        # their next positive. At 100k users asked at random, the 20k systems alone would
+        # mean a 32 x 32 solve for most answers.
+        self._solved: dict[int, FloatArray] = {}
         self._stale_items: set[int] = set()
         self._user_new_items: dict[int, list[int]] = {}  # uidx -> its untrained items
         # Nearest items to a user vector, for candidate retrieval on large catalogues; it
@@ -80,6 +85,7 @@ class ImplicitFactors(ScoringModel):
         self._item_users = {}
         self._user_new_items = {}
         self._user_cache.clear()
+        self._solved.clear()
         self._record(events, track_new_items=False)
         self.set_item_factors(*self.solve(events))
 
@@ -164,6 +170,7 @@ class ImplicitFactors(ScoringModel):
         rows = self._item_factors[self._trained]
         self._gram = rows.T @ rows
         self._user_cache.clear()
+        self._solved.clear()
         self._item_users = {}
         self._user_new_items = {}
         is_trained = self._is_trained
@@ -202,6 +209,7 @@ class ImplicitFactors(ScoringModel):
             if iidx in profile:
                 continue
             profile[iidx] = None
+            self._solved.pop(uidx, None)
             self._extend_fold_in(uidx, iidx)
             if track_new_items and not self._is_trained(iidx):
                 self._track_new_item(uidx, iidx)
@@ -276,11 +284,15 @@ class ImplicitFactors(ScoringModel):
             if cached.pending and not self._apply_pending(uidx, cached):
                 cached = None
         if cached is None:
+            known = self._solved.get(uidx)
+            if known is not None:  # no positive since it was solved
+                return known
             cached = self._build_fold_in(uidx)
             if cached is None:
                 return None
         if cached.vector is None:
             cached.vector = cached.inverse @ cached.rhs
+            self._solved[uidx] = cached.vector
         return cached.vector
 
     def _build_fold_in(self, uidx: int) -> _FoldIn | None:
