@@ -164,15 +164,6 @@ def home(
     )
 
 
-def cold(models: ModelSet, allowed: npt.NDArray[np.bool_]) -> Blend:
-    """Answer for a user with no history: what is trending among the allowed items."""
-    n_items = len(allowed)
-    return blend(
-        [Source(Trending.name, 1.0, lambda: models.trending.scores(n_items), Trending.nonnegative)],
-        allowed,
-    )
-
-
 def similar(
     models: ModelSet,
     weights: BlendConfig,
