@@ -238,6 +238,10 @@ recommendation_id=None)], [(1, 'type')])
             get = raw.get
             user_id, item_id, kind = get("user_id"), get("item_id"), get("type")
             stamp: Any = get("timestamp")
+            # A missing timestamp means "now" (as in parse_event); HTTP clients mostly send
+            # none, so this stays on the fast path instead of costing a parse_event call each.
+            if stamp is None:
+                stamp = current
             value: Any = get("value")
             event_id, recommendation_id = get("event_id"), get("recommendation_id")
             stamp_type, value_type = type(stamp), type(value)
