@@ -103,3 +103,30 @@ def test_mapping_predicts_factors_for_items_with_content() -> None:
     assert predicted is not None and predicted.shape == (20, 4)
     corr = np.corrcoef(predicted.ravel(), factors[100:].ravel())[0, 1]
     assert corr > 0.5
+
+
+class _CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.blob_writes = 0
+
+    def put_blob(self, name: str, data: bytes) -> None:
+        self.blob_writes += 1
+        super().put_blob(name, data)
+
+
+def test_embeddings_are_saved_only_when_something_was_encoded_since() -> None:
+    store = _CountingStore()
+    content = service()
+    id_of = lambda i: ITEMS[i].item_id  # noqa: E731
+    content.on_items(range(2), ITEMS[:2])
+    content.save(store, id_of)
+    content.save(store, id_of)  # nothing new: the ~77 MB write of a large catalogue is skipped
+    assert store.blob_writes == 1
+    content.on_items([2], [ITEMS[2]])
+    content.save(store, id_of)
+    assert store.blob_writes == 2
+    restored = service()
+    restored.restore(store, {item.item_id: i for i, item in enumerate(ITEMS)}.get)
+    restored.save(store, id_of)  # the store already holds what was loaded
+    assert store.blob_writes == 2

@@ -36,6 +36,8 @@ class EmbeddingTable:
         self._vectors = np.zeros((0, dim), dtype=np.float32)
         self._present = np.zeros(0, dtype=np.bool_)
         self._hashes: dict[int, str] = {}
+        # Bumped by every write: a saver compares it with the value it last saved.
+        self.changes = 0
 
     @property
     def matrix(self) -> FloatMatrix:
@@ -71,6 +73,7 @@ class EmbeddingTable:
             self._present[rows] = True
             for iidx, digest in zip(iidxs, hashes, strict=True):
                 self._hashes[iidx] = digest
+            self.changes += 1
 
     def _grow(self, n_rows: int) -> None:
         if n_rows <= len(self._present):

@@ -89,6 +89,7 @@ class ContentService:
         self.mapping = ContentToFactors(config.mapping_l2)
         self._rows_at_fit = 0
         self._retrains_since_fit = 0
+        self._saved_changes = -1  # EmbeddingTable.changes as last saved (-1: never)
         self._background = background
         if config.encoder != "none":
             self.encoder = LazyEncoder(config.encoder, config.model_cache_dir, config.threads)
@@ -393,9 +394,17 @@ class ContentService:
     # -- persistence --------------------------------------------------------------------------
 
     def save(self, store: Store, id_of: Callable[[int], str]) -> None:
-        """Save text embeddings (the costly ones; keywords and vectors rebuild from items)."""
-        if self.text is not None and len(self.text):
-            store.put_blob(TEXT_BLOB, self.text.to_bytes(id_of))
+        """Save text embeddings (the costly ones; keywords and vectors rebuild from items).
+
+        Skipped when nothing was encoded since the last save or load: at 100k items the blob
+        is ~77 MB, and every retrain asks for a save.
+        """
+        table = self.text
+        if table is None or not len(table) or table.changes == self._saved_changes:
+            return
+        changes = table.changes
+        store.put_blob(TEXT_BLOB, table.to_bytes(id_of))
+        self._saved_changes = changes
 
     def restore(self, store: Store, iidx_of: Callable[[str], int | None]) -> int:
         """Load saved text embeddings made by the same model; return how many rows."""
@@ -415,6 +424,7 @@ class ContentService:
         shown = np.asarray([r for r in rows if self._available.get(int(r), True)], dtype=np.int64)
         if len(shown):
             self.index.upsert(shown, self.text.matrix[shown])
+        self._saved_changes = self.text.changes  # what the store holds already
         return loaded
 
     def close(self) -> None:
