@@ -312,11 +312,16 @@ class Engine:
             weights = fit_batch_models(self.config, events, previous)
             warm = previous is not None and self.config.factors.warm_start_iterations > 0
             index = self._new_factor_index(weights, warm)
+            if self.config.blend.factors > 0 and weights.factors is not None:
+                # The content -> factors mapping learns from the new weights here, off the
+                # lock: at 100k items the fit took ~0.9 s, all of it holding up every ingest.
+                item_factors, trained, _ = weights.factors
+                self._content.fit_mapping(item_factors, trained)
             version = f"v{seen}"
             with self._lock:
                 self._models = install(self._models, weights, version, index, self._background)
                 self._trained_through = weights.events
-                self._place_by_content(refit=True)
+                self._place_by_content(refit=False)  # with the mapping fitted just above
                 item_ids = self._state.items.ids()
             artifact = to_artifact(version, weights, item_ids, self.config.factors.factors)
             self.store.put_blob(MODEL_BLOB, artifact.to_bytes())
