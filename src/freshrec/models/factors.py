@@ -369,13 +369,17 @@ class ImplicitFactors(ScoringModel):
 
     # -- scoring ------------------------------------------------------------------------------
 
-    def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
-        """Return ``item_factors @ user_vector`` for every item; None before the first fit."""
+    def _fresh_user_vector(self, uidx: int) -> FloatArray | None:
+        """The user's vector after new items got theirs; None before the first fit."""
         if not self.fitted:
             return None
         if self._stale_items:
             self._refresh_new_items()
-        vector = self.user_vector(uidx)
+        return self.user_vector(uidx)
+
+    def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
+        """Return ``item_factors @ user_vector`` for every item; None before the first fit."""
+        vector = self._fresh_user_vector(uidx)
         if vector is None:
             return None
         m = min(n_items, len(self._serving))
@@ -477,22 +481,14 @@ class ImplicitFactors(ScoringModel):
 
     def propose(self, uidx: int, k: int) -> IntArray | None:
         """The ``k`` items nearest the user's vector (inner product), or None without one."""
-        if self._index is None or not self.fitted:
+        if self._index is None:
             return None
-        if self._stale_items:
-            self._refresh_new_items()
-        vector = self.user_vector(uidx)
-        if vector is None:
-            return None
-        return self._index.search(vector, k)
+        vector = self._fresh_user_vector(uidx)
+        return None if vector is None else self._index.search(vector, k)
 
     def score_user_at(self, uidx: int, items: IntArray) -> FloatArray | None:
         """``score_user``'s values at ``items`` only (0 for items without factors)."""
-        if not self.fitted:
-            return None
-        if self._stale_items:
-            self._refresh_new_items()
-        vector = self.user_vector(uidx)
+        vector = self._fresh_user_vector(uidx)
         if vector is None:
             return None
         serving = self._serving
