@@ -14,7 +14,7 @@ import pytest
 import freshrec
 from freshrec import Engine, EngineConfig
 from freshrec.errors import UnknownItemError, UnknownScenarioError, ValidationError
-from freshrec.models import ImplicitFactors
+from freshrec.models import als
 
 T0 = 1_700_000_000
 EventFactory = Callable[..., list[dict[str, Any]]]
@@ -405,14 +405,14 @@ def test_recommend_keeps_answering_while_train_runs(
     stop = threading.Event()
     answers: list[list[str]] = []
     errors: list[BaseException] = []
-    original = ImplicitFactors._train_als
+    original = als.train
 
-    def slow_train_als(self: ImplicitFactors, *args: Any, **kwargs: Any) -> Any:
+    def slow_train_als(*args: Any, **kwargs: Any) -> Any:
         fitting.set()
         assert answered_during_fit.wait(timeout=30), "recommend was blocked by train"
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(ImplicitFactors, "_train_als", slow_train_als)
+    monkeypatch.setattr(als, "train", slow_train_als)
 
     def reader() -> None:
         during = 0
@@ -445,18 +445,18 @@ def test_events_that_arrive_during_train_are_not_lost(
 ) -> None:
     """Events ingested while the fit runs are in the log and in the new model's user state."""
     engine.ingest(make_events(n_events=200))
-    original = ImplicitFactors._train_als
+    original = als.train
 
-    def ingest_then_train(self: ImplicitFactors, *args: Any, **kwargs: Any) -> Any:
+    def ingest_then_train(*args: Any, **kwargs: Any) -> Any:
         worker = threading.Thread(
             target=engine.ingest, args=([click("late", "i0", 500), click("late", "i2", 501)],)
         )
         worker.start()
         worker.join(timeout=30)
         assert not worker.is_alive(), "ingest was blocked by train"
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(ImplicitFactors, "_train_als", ingest_then_train)
+    monkeypatch.setattr(als, "train", ingest_then_train)
     version = engine.train()
     stats = engine.stats()
     assert stats["events"] == 202

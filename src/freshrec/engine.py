@@ -37,7 +37,13 @@ from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
 from freshrec.training import BackgroundTrainer, ModelArtifact, fit_batch_models
-from freshrec.training.install import factor_index, from_artifact, install, to_artifact
+from freshrec.training.install import (
+    factor_index,
+    from_artifact,
+    install,
+    prepare,
+    to_artifact,
+)
 from freshrec.training.trainer import BatchWeights
 from freshrec.types import (
     Event,
@@ -92,6 +98,7 @@ class Engine:
         self._trainer = BackgroundTrainer(self.train)
         self._retrain_requested_at = -float("inf")
         self._factor_index_built_at = -float("inf")
+        self._encoded_while_training: list[int] | None = None  # a list while ``train`` fits
         self._closed = False
         wanted = self.config.scenarios
         self._content = ContentService(
@@ -151,9 +158,11 @@ class Engine:
             # the next retrain write a fresh artifact instead of refusing to start.
             log.warning("saved model is damaged; serving online state until the next retrain")
             return
-        weights = from_artifact(artifact, self._state.items)
+        log_events = self._state.columns.slice(0, len(self._state.columns))
+        weights = from_artifact(self.config, artifact, self._state.items, log_events)
         index = self._new_factor_index(weights, warm=False)
-        self._models = install(self._models, weights, artifact.version, index, self._background)
+        prepared = prepare(self._models, weights, artifact.version, index)
+        self._models = install(self._models, prepared, background=self._background)
         self._trained_through = weights.events
         self._place_by_content(refit=True)
         live = self._models.factors.index
@@ -309,19 +318,29 @@ class Engine:
                 events = self._state.columns.slice(0, seen)
                 factors = self._models.factors
                 previous = factors.trained_state()[0] if factors.fitted else None
+                self._encoded_while_training = []
             weights = fit_batch_models(self.config, events, previous)
             warm = previous is not None and self.config.factors.warm_start_iterations > 0
             index = self._new_factor_index(weights, warm)
+            placement = None
             if self.config.blend.factors > 0 and weights.factors is not None:
-                # The content -> factors mapping learns from the new weights here, off the
-                # lock: at 100k items the fit took ~0.9 s, all of it holding up every ingest.
-                item_factors, trained, _ = weights.factors
-                self._content.fit_mapping(item_factors, trained)
+                # The content -> factors mapping and its predictions come from the new weights
+                # here, off the lock: at 100k items they took ~1.6 s, all of it holding up
+                # every answer and ingest.
+                trained = weights.factors
+                self._content.fit_mapping(trained.item_factors, trained.trained)
+                placement = self._content.placement(trained.trained, len(self._state.items))
             version = f"v{seen}"
+            prepared = prepare(self._models, weights, version, index, placement)
             with self._lock:
-                self._models = install(self._models, weights, version, index, self._background)
+                since = self._state.columns.slice(seen, len(self._state.columns))
+                self._models = install(self._models, prepared, since, self._background)
                 self._trained_through = weights.events
-                self._place_by_content(refit=False)  # with the mapping fitted just above
+                # Items encoded after ``placement`` was computed were placed in the old factor
+                # rows: place them again in the new ones.
+                late, self._encoded_while_training = self._encoded_while_training, None
+                if late:
+                    self._place_by_content(refit=False, only=late)
                 item_ids = self._state.items.ids()
             artifact = to_artifact(version, weights, item_ids, self.config.factors.factors)
             self.store.put_blob(MODEL_BLOB, artifact.to_bytes())
@@ -353,6 +372,8 @@ class Engine:
         """New text embeddings: place those items in factor space; answers may change."""
         with self._lock:
             self._place_by_content(refit=False, only=iidxs)
+            if self._encoded_while_training is not None:
+                self._encoded_while_training.extend(iidxs)
             self._state.catalogue_version += 1
 
     def _place_by_content(self, refit: bool, only: Sequence[int] | None = None) -> None:

@@ -243,3 +243,52 @@ def test_an_evicted_user_keeps_their_vector_until_their_next_positive() -> None:
     model.partial_fit(EventBatch.from_rows([(0, 2, 1.0, 9.0, True)]))
     moved = model.user_vector(0)
     assert moved is not None and not np.allclose(moved, first)
+
+
+def test_users_solved_at_install_equal_their_fold_in() -> None:
+    """``als.solve_users`` solves the fold-in's own system, batched: same vectors (float64)."""
+    from freshrec.models import als
+
+    config = FactorsConfig(
+        factors=4, iterations=12, regularization=0.1, alpha=4.0, seed=7, fold_in_max_items=3
+    )
+    events = group_events()
+    trained = als.train(config, events)
+    # Users of group_events like 4 items each: over the cap of 3, so none is pre-solved.
+    assert trained.users == {}
+    capped = FactorsConfig(**{**config.model_dump(), "fold_in_max_items": 300})
+    solved = als.train(capped, events).users
+    assert sorted(solved) == list(range(20))
+    model = ImplicitFactors(capped)
+    model.fit(events)
+    factors, _, _ = model.trained_state()
+    for uidx, vector in solved.items():
+        own = 0 if uidx < 10 else 5
+        liked = [i for i in range(own, own + 5) if i != own + uidx % 5]
+        expected = half_step(factors, liked, capped.regularization, capped.alpha)
+        np.testing.assert_allclose(vector, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_install_since_drops_moved_users_and_folds_in_their_new_items(
+    model: ImplicitFactors,
+) -> None:
+    """A swap with ``since`` (events after the fit's snapshot) equals a swap over all profiles."""
+    from freshrec.models import als
+
+    snapshot = group_events()
+    late = EventBatch.from_rows([(0, 7, 1.0, 1e6, True), (1, N_ITEMS, 1.0, 1e6 + 1, True)])
+    trained = als.train(CONFIG, snapshot)
+    swapped, rebuilt = ImplicitFactors(CONFIG), ImplicitFactors(CONFIG)
+    for m in (swapped, rebuilt):
+        m.fit(snapshot)
+        m.partial_fit(late)
+    args = (trained.item_factors, trained.trained, trained.user_gram)
+    swapped.install(swapped.prepare(*args, dict(trained.users)), since=late)
+    rebuilt.install(rebuilt.prepare(*args))  # no solved users: every vector is a fold-in
+    for uidx in range(20):
+        a, b = swapped.score_user(uidx, N_ITEMS + 1), rebuilt.score_user(uidx, N_ITEMS + 1)
+        assert a is not None and b is not None
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    # User 0 moved on after the snapshot: their vector is not the snapshot's.
+    vector = swapped.user_vector(0)
+    assert vector is not None and not np.allclose(vector, trained.users[0])

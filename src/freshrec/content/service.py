@@ -380,10 +380,29 @@ class ContentService:
         targets = factors.items_without_evidence(n_items)
         if only is not None:
             targets = np.intersect1d(targets, np.asarray(only, dtype=np.int64))
+        placement = self._placement(targets)
+        if placement is not None:
+            factors.set_content_factors(*placement)
+
+    def placement(
+        self, trained: npt.NDArray[np.bool_], n_items: int
+    ) -> tuple[list[int], FloatArray] | None:
+        """Content-predicted factors for the items ``trained`` leaves out, without placing them.
+
+        A retrain computes these outside the engine's lock (~0.7 s at 100k items) and its
+        install places them; items that got behaviour meanwhile are skipped there.
+        """
+        if not self.mapping.fitted:
+            return None
+        untrained = np.ones(n_items, dtype=np.bool_)
+        m = min(n_items, len(trained))
+        untrained[:m] = ~trained[:m]
+        return self._placement(np.flatnonzero(untrained))
+
+    def _placement(self, targets: npt.NDArray[np.int64]) -> tuple[list[int], FloatArray] | None:
         placed = [int(i) for i in targets if self.has_content(int(i))]
         predicted = self.predicted_factors(placed)
-        if predicted is not None:
-            factors.set_content_factors(placed, predicted)
+        return None if predicted is None else (placed, predicted)
 
     def has_content(self, iidx: int) -> bool:
         """Whether the item's content is known in every enabled space that matters."""

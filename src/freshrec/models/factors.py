@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
-from implicit.cpu.als import AlternatingLeastSquares
 from scipy.linalg import blas, lapack
-from threadpoolctl import threadpool_limits
 
 from freshrec.config import FactorsConfig
+from freshrec.models import als
 from freshrec.models.base import EventBatch, FloatArray, IntArray, ScoringModel
 from freshrec.retrieval.ann import VectorIndex
 from freshrec.retrieval.live_index import LiveIndex
@@ -44,6 +42,21 @@ class _FoldIn:
     vector: FloatArray | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedFactors:
+    """Trained weights in serving form (``ImplicitFactors.prepare``), ready to swap in."""
+
+    item_factors: FloatArray  # float64: the fold-in algebra
+    serving: npt.NDArray[np.float32]  # the scoring mirror
+    trained: npt.NDArray[np.bool_]
+    trained_list: list[bool]
+    user_gram: FloatArray
+    user_base: FloatArray
+    user_base_inverse: FloatArray
+    gram: FloatArray  # over trained rows
+    users: dict[int, FloatArray]  # solved vectors at the snapshot
+
+
 class ImplicitFactors(ScoringModel):
     """ALS item factors with per-user and per-new-item fold-in."""
 
@@ -57,6 +70,7 @@ class ImplicitFactors(ScoringModel):
         # A float32 mirror for scoring: a catalogue-wide mat-vec is memory-bound, so half the
         # bytes is nearly half the time; the fold-in algebra stays in float64.
         self._serving = np.zeros((0, config.factors), dtype=np.float32)
+        self._trained_list: list[bool] = []
         self._set_trained(np.zeros(0, dtype=np.bool_))
         self._gram = np.zeros((config.factors, config.factors))
         self._user_gram = np.zeros((config.factors, config.factors))
@@ -87,70 +101,15 @@ class ImplicitFactors(ScoringModel):
         self._user_cache.clear()
         self._solved.clear()
         self._record(events, track_new_items=False)
-        self.set_item_factors(*self.solve(events))
-
-    def solve(
-        self, events: EventBatch, warm_start: FloatArray | None = None
-    ) -> tuple[FloatArray, np.ndarray, FloatArray]:
-        """Train ALS on ``events`` without touching this model's live state.
-
-        With ``warm_start`` (the previous item factors, shape [n_old_items, k]) ALS starts from
-        them and runs ``warm_start_iterations`` sweeps instead of ``iterations``: a retrain on a
-        log that grew a little converges in a few sweeps from where the last one ended.
-
-        Returns:
-            ``(item_factors [n_items, k], trained mask [n_items], user_gram [k, k])``, the
-            arguments of ``set_item_factors``: the background trainer solves on a snapshot
-            and installs the result into the live model, whose profiles are already current.
-        """
-        pos = events.positive
-        n_users = int(events.uidx.max()) + 1 if len(events) else 0
-        n_items = int(events.iidx.max()) + 1 if len(events) else 0
-        k = self.config.factors
-        if not pos.any():
-            return np.zeros((n_items, k)), np.zeros(n_items, bool), np.zeros((k, k))
-        matrix = sp.csr_matrix(
-            (np.ones(int(pos.sum()), dtype=np.float32), (events.uidx[pos], events.iidx[pos])),
-            shape=(n_users, n_items),
+        trained = als.train(self.config, events)
+        self.install(
+            self.prepare(trained.item_factors, trained.trained, trained.user_gram, trained.users)
         )
-        matrix.data[:] = 1.0  # duplicates summed by csr_matrix: keep preference binary
-        item_factors, user_gram = self._train_als(matrix, warm_start)
-        return item_factors, np.asarray(matrix.sum(axis=0) > 0)[0], user_gram
-
-    def _train_als(
-        self, matrix: sp.csr_matrix, warm_start: FloatArray | None
-    ) -> tuple[FloatArray, FloatArray]:
-        iterations = self.config.iterations
-        start = None
-        if warm_start is not None:
-            # implicit solves users from items first, so seeding the items is enough.
-            iterations = self.config.warm_start_iterations
-            n_items = matrix.shape[1]
-            rng = np.random.default_rng(self.config.seed)
-            start = rng.random((n_items, self.config.factors), dtype=np.float32) * 0.01
-            rows = min(n_items, len(warm_start))
-            start[:rows] = warm_start[:rows]
-        # One BLAS thread: implicit parallelises itself, and on a small box a background
-        # retrain must not starve request handling (implicit checks this when constructed).
-        with threadpool_limits(1, "blas"):
-            model = AlternatingLeastSquares(
-                factors=self.config.factors,
-                regularization=self.config.regularization,
-                alpha=self.config.alpha,
-                iterations=iterations,
-                random_state=self.config.seed,
-                num_threads=1,
-                calculate_training_loss=False,
-            )
-            model.item_factors = start
-            model.fit(matrix, show_progress=False)
-        users = np.asarray(model.user_factors, dtype=np.float64)
-        return np.asarray(model.item_factors, dtype=np.float64), users.T @ users
 
     def set_item_factors(
         self, factors: FloatArray, trained: np.ndarray, user_gram: FloatArray
     ) -> None:
-        """Install a trained model.
+        """Install a trained model (``prepare`` then ``install``, for callers without a lock).
 
         Args:
             factors: item factors, shape [n_items, n_factors].
@@ -158,25 +117,70 @@ class ImplicitFactors(ScoringModel):
             user_gram: ``U.T @ U`` of the fit's user factors, shape [n_factors, n_factors],
                 needed to fold in new items exactly as ALS would.
         """
-        self._user_gram = np.array(user_gram, dtype=np.float64)
-        self._ridge = self.config.regularization * np.eye(self.config.factors)
+        self.install(self.prepare(factors, trained, user_gram))
+
+    def prepare(
+        self,
+        factors: FloatArray,
+        trained: np.ndarray,
+        user_gram: FloatArray,
+        users: dict[int, FloatArray] | None = None,
+    ) -> PreparedFactors:
+        """Everything ``install`` needs that takes time, computed without touching live state.
+
+        A background retrain calls this outside the engine's lock (copies and products over
+        the whole catalogue), so that the swap itself holds the lock for microseconds.
+        ``users``: solved user vectors at the fit's snapshot (``als.TrainedFactors.users``).
+        """
+        user_gram = np.array(user_gram, dtype=np.float64)
         # B = UᵀU + λI, the new-item systems' shared part, and its inverse (fixed until the
         # next install).
-        self._user_base = self._user_gram + self._ridge
-        self._user_base_inverse = _solve_spd(self._user_base, self._identity)
-        self._item_factors = np.array(factors, dtype=np.float64)
-        self._serving = self._item_factors.astype(np.float32)
-        self._set_trained(np.array(trained, dtype=np.bool_))
-        rows = self._item_factors[self._trained]
-        self._gram = rows.T @ rows
+        user_base = user_gram + self._ridge
+        item_factors = np.array(factors, dtype=np.float64)
+        mask = np.array(trained, dtype=np.bool_)
+        rows = item_factors[mask]
+        return PreparedFactors(
+            item_factors,
+            item_factors.astype(np.float32),
+            mask,
+            mask.tolist(),
+            user_gram,
+            user_base,
+            _solve_spd(user_base, self._identity),
+            rows.T @ rows,
+            users if users is not None else {},
+        )
+
+    def install(self, prepared: PreparedFactors, since: EventBatch | None = None) -> None:
+        """Swap in prepared weights; the per-user profiles are kept.
+
+        ``since``: the events logged after the fit's snapshot (None: every profile is checked,
+        for a fit over the whole log). Their users' prepared vectors are dropped (they moved
+        on since) and their positives on untrained items start those items' fold-in. Without
+        ``since`` the work is one pass over every profile.
+        """
+        p = prepared
+        self._user_gram, self._user_base = p.user_gram, p.user_base
+        self._user_base_inverse = p.user_base_inverse
+        self._item_factors, self._serving, self._gram = p.item_factors, p.serving, p.gram
+        self._trained, self._trained_list = p.trained, p.trained_list
         self._user_cache.clear()
-        self._solved.clear()
+        self._solved = p.users
         self._item_users = {}
         self._user_new_items = {}
         is_trained = self._is_trained
-        for uidx, items in self._profiles.items():
-            for iidx in items:
-                if not is_trained(iidx):
+        if since is None:
+            for uidx, items in self._profiles.items():
+                for iidx in items:
+                    if not is_trained(iidx):
+                        self._track_new_item(uidx, iidx)
+        else:
+            tracked: set[tuple[int, int]] = set()
+            pos = since.positive
+            for uidx, iidx in zip(since.uidx[pos].tolist(), since.iidx[pos].tolist(), strict=True):
+                self._solved.pop(uidx, None)
+                if not is_trained(iidx) and (uidx, iidx) not in tracked:
+                    tracked.add((uidx, iidx))
                     self._track_new_item(uidx, iidx)
         self._stale_items = set(self._item_users)
         self.fitted = True
@@ -189,7 +193,7 @@ class ImplicitFactors(ScoringModel):
         self._trained = trained
         # A list mirror for per-event lookups: indexing a list is several times faster than
         # indexing an array and converting the numpy bool.
-        self._trained_list: list[bool] = trained.tolist()
+        self._trained_list = trained.tolist()
 
     def _is_trained(self, iidx: int) -> bool:
         trained = self._trained_list

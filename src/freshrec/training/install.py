@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
 from freshrec.config import EngineConfig
+from freshrec.models import als
+from freshrec.models.base import EventBatch, FloatArray
+from freshrec.models.factors import PreparedFactors
 from freshrec.retrieval.ann import VectorIndex, VectorIndexConfig
 from freshrec.retrieval.live_index import build_index
 from freshrec.scenarios import ModelSet
@@ -15,26 +19,60 @@ from freshrec.training.artifacts import ModelArtifact
 from freshrec.training.trainer import BatchWeights
 
 
-def install(
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A retrain's output in serving form, built outside the engine's lock (``prepare``)."""
+
+    version: str
+    weights: BatchWeights
+    factors: PreparedFactors | None
+    index: VectorIndex | None
+    # Content-predicted factors for items without behaviour: (item indices, [len, k]).
+    placement: tuple[list[int], FloatArray] | None = None
+
+
+def prepare(
     models: ModelSet,
     weights: BatchWeights,
     version: str,
     index: VectorIndex | None = None,
+    placement: tuple[list[int], FloatArray] | None = None,
+) -> Prepared:
+    """Convert weights for serving without touching live state: the slow half of a swap.
+
+    ``index`` (see ``factor_index``) serves factor candidates from the install on (None keeps
+    the serving one, if any); ``placement`` gives evidence-less items content factors.
+    """
+    factors = None
+    if weights.factors is not None:
+        trained = weights.factors
+        factors = models.factors.prepare(
+            trained.item_factors, trained.trained, trained.user_gram, trained.users
+        )
+    return Prepared(version, weights, factors, index, placement)
+
+
+def install(
+    models: ModelSet,
+    prepared: Prepared,
+    since: EventBatch | None = None,
     background: bool = True,
 ) -> ModelSet:
-    """Install weights into the live models; return the model set labelled ``version``.
+    """Swap prepared weights into the live models; return the model set labelled with them.
 
     The models keep their per-user online state, so events that arrived while the weights
-    were fitted fold in as usual. ``index`` (see ``factor_index``) serves factor candidates
-    from now on (None keeps the serving one, if any); item rows that change later reach it
-    on a worker thread (inline if not ``background``).
+    were fitted fold in as usual: ``since`` holds them (None: the weights cover the whole
+    log). Item rows that change later reach the factor index on a worker thread (inline if
+    not ``background``). Takes milliseconds at 100k items: call it under the engine's lock.
     """
-    if weights.factors is not None:
-        models.factors.set_item_factors(*weights.factors)
-        if index is not None:
-            models.factors.use_index(index, background)
-    models.ease.set_weights(weights.ease)
-    return dataclasses.replace(models, version=version)
+    if prepared.factors is not None:
+        models.factors.install(prepared.factors, since)
+        if prepared.index is not None:
+            models.factors.use_index(prepared.index, background)
+        if prepared.placement is not None:
+            models.factors.set_content_factors(*prepared.placement)
+    models.ease.set_weights(prepared.weights.ease)
+    return dataclasses.replace(models, version=prepared.version)
 
 
 def factor_index(config: EngineConfig, weights: BatchWeights, n_items: int) -> VectorIndex | None:
@@ -45,7 +83,7 @@ def factor_index(config: EngineConfig, weights: BatchWeights, n_items: int) -> V
     """
     if weights.factors is None or n_items < config.retrieval.candidates_from_items:
         return None
-    factors, trained, _ = weights.factors
+    factors, trained = weights.factors.item_factors, weights.factors.trained
     rows = np.flatnonzero(trained)
     settings = VectorIndexConfig(
         dim=factors.shape[1], metric="ip", ef_search=config.retrieval.factor_ef_search
@@ -56,24 +94,35 @@ def factor_index(config: EngineConfig, weights: BatchWeights, n_items: int) -> V
 def to_artifact(
     version: str, weights: BatchWeights, item_ids: list[str], n_factors: int
 ) -> ModelArtifact:
-    """Package weights with the item ids of their rows, for saving."""
+    """Package weights with the item ids of their rows, for saving (user vectors are not)."""
     n = max(
-        len(weights.factors[0]) if weights.factors is not None else 0,
+        len(weights.factors.item_factors) if weights.factors is not None else 0,
         len(weights.ease) if weights.ease is not None else 0,
     )
     item_factors = np.zeros((n, n_factors))
     trained = np.zeros(n, np.bool_)
     user_gram = np.zeros((n_factors, n_factors))
     if weights.factors is not None:
-        rows = len(weights.factors[0])
-        item_factors[:rows], trained[:rows], user_gram = weights.factors
+        rows = len(weights.factors.item_factors)
+        item_factors[:rows] = weights.factors.item_factors
+        trained[:rows] = weights.factors.trained
+        user_gram = weights.factors.user_gram
     return ModelArtifact(
         version, weights.events, item_ids[:n], item_factors, trained, user_gram, weights.ease
     )
 
 
-def from_artifact(artifact: ModelArtifact, items: IdVocabulary) -> BatchWeights:
-    """Return a saved artifact's weights re-indexed onto the current item vocabulary."""
+def from_artifact(
+    config: EngineConfig, artifact: ModelArtifact, items: IdVocabulary, log: EventBatch
+) -> BatchWeights:
+    """Return a saved artifact's weights re-indexed onto the current item vocabulary.
+
+    Users' vectors are solved against the saved factors from their positives in ``log`` (the
+    whole log, read at start-up), so first answers need no fold-in solve each.
+    """
     item_factors, trained, ease_weights = artifact.remap(items)
-    factors = (item_factors, trained, artifact.user_gram) if trained.any() else None
+    factors = None
+    if trained.any():
+        users = als.solve_users_from_log(config.factors, log, item_factors, trained)
+        factors = als.TrainedFactors(item_factors, trained, artifact.user_gram, users)
     return BatchWeights(artifact.trained_through, factors, ease_weights)

@@ -11,7 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 from freshrec.config import EngineConfig
-from freshrec.models import Ease, ImplicitFactors
+from freshrec.models import Ease, als
+from freshrec.models.als import TrainedFactors
 from freshrec.models.base import EventBatch, FloatArray
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ class BatchWeights:
     """What one retrain produces: ALS factors and EASE weights for a log prefix."""
 
     events: int
-    factors: tuple[FloatArray, np.ndarray, FloatArray] | None
+    factors: TrainedFactors | None
     ease: npt.NDArray[np.float32] | None
 
 
@@ -37,7 +38,7 @@ def fit_batch_models(
     factors = None
     if config.blend.factors > 0:
         warm = previous if config.factors.warm_start_iterations > 0 else None
-        factors = ImplicitFactors(config.factors).solve(events, warm)
+        factors = als.train(config.factors, events, warm)
     ease = Ease(config.ease).solve(events) if config.blend.ease > 0 else None
     return BatchWeights(len(events), factors, ease)
 
