@@ -579,6 +579,30 @@ def test_reopen_without_training_rebuilds_the_same_state(
         assert {f"u{k}": ids(memory.recommend(f"u{k}")) for k in range(20)} == before
 
 
+def test_concurrent_ingest_applies_in_log_order(
+    tmp_path: Path, engine_config: EngineConfig, make_events: EventFactory
+) -> None:
+    """Appends overlap applies across threads; the state must still follow the log's order,
+    so a restart (which replays the log) rebuilds exactly the state that served."""
+    events = make_events(n_users=30, n_items=40, n_events=1200, seed=9)
+    batches = [events[k : k + 25] for k in range(0, len(events), 25)]
+    with Engine.open(tmp_path / "d", engine_config) as first:
+        threads = [
+            threading.Thread(target=lambda part=batches[k::4]: [first.ingest(b) for b in part])
+            for k in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        before = {f"u{k}": ids(first.recommend(f"u{k}")) for k in range(30)}
+        stats = first.stats()
+    assert stats["events"] == len(events)
+    with Engine.open(tmp_path / "d", engine_config) as again:
+        assert {f"u{k}": ids(again.recommend(f"u{k}")) for k in range(30)} == before
+        assert again.stats() == stats
+
+
 def test_close_is_idempotent(engine: Engine) -> None:
     engine.close()
     engine.close()

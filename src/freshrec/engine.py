@@ -84,6 +84,7 @@ class Engine:
         self.config = config or EngineConfig()
         self.store = store
         self._lock = threading.RLock()
+        self._append_lock = threading.Lock()  # orders log appends; see ``ingest``
         self._state = OnlineState(self.config)
         self._models = ModelSet(
             CoVisitation(self.config.covisitation),
@@ -179,7 +180,7 @@ class Engine:
         self._models.factors.use_index(None)  # stops the index worker
         self._content.close()
         self._content.save(self.store, self._state.items.id_of)
-        with self._lock:
+        with self._append_lock, self._lock:  # no append or apply is half done
             self._closed = True
             self.store.close()
 
@@ -251,12 +252,19 @@ class Engine:
         result = IngestResult(errors=[(index, str(exc)) for index, exc in errors])
         if not valid:
             return result
-        with self._lock:
+        # The durable append (SQLite work and an fsync, outside the GIL) runs under its own
+        # lock, so one batch's append overlaps the previous batch's apply; the engine lock is
+        # taken before the append lock is let go, so batches apply in log order.
+        with self._append_lock:
             fresh = self.store.append_events(valid)
+            self._lock.acquire()
+        try:
             new_events = (
                 valid if all(fresh) else [e for e, f in zip(valid, fresh, strict=True) if f]
             )
             self._apply_events(new_events)
+        finally:
+            self._lock.release()
         result.accepted = len(new_events)
         result.duplicates = len(valid) - len(new_events)
         self._maybe_retrain()
