@@ -81,12 +81,16 @@ class DecayedPopularity:
     def top(self, k: int) -> npt.NDArray[np.int64]:
         """Return the ``k`` most popular counted items, best first (ties: lower index first)."""
         stored = self._scores
-        size = len(stored)
+        # Only counted items can win. Partitioning just those also keeps numpy's introselect
+        # off the long runs of zeros of a sparse count (a segment's): with them, one
+        # argpartition of 200k entries took ~37 ms instead of ~1 ms.
+        counted = np.flatnonzero(stored > 0)
+        size = len(counted)
         if k <= 0 or size == 0:
             return np.zeros(0, dtype=np.int64)
-        winners = np.argpartition(stored, size - k)[size - k :] if k < size else np.arange(size)
-        winners = winners[np.lexsort((winners, -stored[winners]))]
-        return winners[stored[winners] > 0].astype(np.int64, copy=False)
+        if k < size:
+            counted = counted[np.argpartition(stored[counted], size - k)[size - k :]]
+        return counted[np.lexsort((counted, -stored[counted]))].astype(np.int64, copy=False)
 
     def scores(self, n_items: int) -> npt.NDArray[np.float64]:
         """Return decayed scores as of the newest event, shape [n_items], float64 (a copy)."""
