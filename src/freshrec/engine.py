@@ -146,7 +146,9 @@ class Engine:
             self._state.item_index(item.item_id)
         self._content.restore(self.store, self._state.items.get)
         self._apply_items(items)
-        self._apply_users(list(self.store.iter_users()))
+        users = list(self.store.iter_users())
+        self._apply_users(users)
+        self._content.warm_stated(user.text for user in users)
         for batch in self.store.iter_events():
             self._apply_events([event for _, event in batch])
         blob = self.store.get_blob(MODEL_BLOB)

@@ -113,3 +113,36 @@ def test_id_list() -> None:
 def test_error_messages_are_bounded() -> None:
     body = error_body("invalid", "x" * 10_000, "type")
     assert len(body["error"]["message"]) == 500
+
+
+def test_read_worker_runs_calls_in_order_off_the_loop_and_delivers_errors() -> None:
+    import asyncio
+    import threading
+
+    from freshrec.serving.scoring import ReadWorker
+
+    worker = ReadWorker()
+    seen: list[tuple[int, str]] = []
+
+    def call(k: int) -> int:
+        seen.append((k, threading.current_thread().name))
+        if k == 3:
+            raise ValidationError("bad", "n")
+        return k * k
+
+    async def main() -> list[object]:
+        loop_thread = threading.current_thread().name
+        results = await asyncio.gather(
+            *(worker.run(call, k) for k in range(5)), return_exceptions=True
+        )
+        assert all(name != loop_thread for _, name in seen)
+        return results
+
+    results = asyncio.run(main())
+    assert results[:3] == [0, 1, 4] and results[4] == 16
+    assert isinstance(results[3], ValidationError) and results[3].field == "n"
+    assert [k for k, _ in seen] == list(range(5))
+    assert len({name for _, name in seen}) == 1  # one thread for every call
+    worker.stop()
+    assert asyncio.run(worker.run(call, 2)) == 4  # a stopped worker starts again on use
+    worker.stop()

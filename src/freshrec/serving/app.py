@@ -76,6 +76,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         # The server has stopped taking requests and drained in-flight ones by now.
         context.ready = False
+        context.scoring.stop()
         if context.close_engine:
             await run_in_threadpool(context.engine.close)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +12,7 @@ from freshrec.serving.activity import EventActivity
 from freshrec.serving.auth import KeyStore
 from freshrec.serving.cache import RecommendationCache
 from freshrec.serving.metrics import ServingMetrics
+from freshrec.serving.scoring import ReadWorker
 
 
 @dataclass(slots=True)
@@ -28,6 +29,7 @@ class ServingContext:
         max_body_bytes: request bodies above this are refused with 413.
         close_engine: whether shutdown closes the engine.
         ready: True between start-up and shutdown (``/health/ready``).
+        scoring: the thread that answers run on (``serving.scoring``).
     """
 
     engine: Engine
@@ -39,6 +41,7 @@ class ServingContext:
     max_body_bytes: int
     close_engine: bool = True
     ready: bool = False
+    scoring: ReadWorker = field(default_factory=ReadWorker)
 
 
 def context_of(request: Request) -> ServingContext:

@@ -45,7 +45,7 @@ router = APIRouter(prefix="/v1", tags=["items"], responses=ERRORS)
 async def similar_items(item_id: str, ctx: Ctx, n: N = 10, exclude: Exclude = None) -> JSONResponse:
     """Return up to ``n`` items similar to ``item_id`` (never itself), best first."""
     check_id(item_id, "item_id")
-    recs = await run_in_threadpool(ctx.engine.similar, item_id, n, id_list(exclude, "exclude"))
+    recs = await ctx.scoring.run(ctx.engine.similar, item_id, n, id_list(exclude, "exclude"))
     return JSONResponse(answer("similar", recs))
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from freshrec import scenarios
 from freshrec.serving.access import READ
@@ -59,7 +58,7 @@ async def recommendations(
         check_id(category, "category")
     # One hop off the event loop for lookup and scoring (both take the engine lock); the
     # body is built here, not re-validated against the response model (hot path).
-    recs = await run_in_threadpool(_cached, ctx, user_id, scenario, n, excluded, category)
+    recs = await ctx.scoring.run(_cached, ctx, user_id, scenario, n, excluded, category)
     return JSONResponse(answer(scenario, recs))
 
 
@@ -103,7 +102,7 @@ async def search(
         check_id(user_id, "user_id")
     if category is not None:
         check_id(category, "category")
-    recs = await run_in_threadpool(ctx.engine.search, q, n, user_id, category)
+    recs = await ctx.scoring.run(ctx.engine.search, q, n, user_id, category)
     return JSONResponse(answer(scenarios.SEARCH, recs))
 
 
@@ -128,5 +127,5 @@ async def rank(request: Request, ctx: Ctx) -> dict[str, Any]:
         raise ApiError(400, "invalid", "must be a list of item ids", "item_ids")
     if len(item_ids) > MAX_RANK_ITEMS:
         raise ApiError(400, "invalid", f"at most {MAX_RANK_ITEMS} candidates", "item_ids")
-    recs = await run_in_threadpool(ctx.engine.rank, user_id, item_ids)
+    recs = await ctx.scoring.run(ctx.engine.rank, user_id, item_ids)
     return {"recommendation_id": new_recommendation_id(), "items": scored_items(recs)}
