@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from freshrec.serving.access import ADMIN, READ
-from freshrec.serving.answers import answer, id_list
+from freshrec.serving.answers import answer, id_list, rendered
 from freshrec.serving.body import read_json
 from freshrec.serving.context import Ctx
 from freshrec.serving.params import Exclude, N
@@ -42,11 +42,12 @@ router = APIRouter(prefix="/v1", tags=["items"], responses=ERRORS)
     dependencies=[READ],
     summary="Items similar to an item",
 )
-async def similar_items(item_id: str, ctx: Ctx, n: N = 10, exclude: Exclude = None) -> JSONResponse:
+async def similar_items(item_id: str, ctx: Ctx, n: N = 10, exclude: Exclude = None) -> Response:
     """Return up to ``n`` items similar to ``item_id`` (never itself), best first."""
     check_id(item_id, "item_id")
-    recs = await ctx.scoring.run(ctx.engine.similar, item_id, n, id_list(exclude, "exclude"))
-    return JSONResponse(answer("similar", recs))
+    excluded = id_list(exclude, "exclude")
+    items = await ctx.scoring.run(rendered, ctx.engine.similar, item_id, n, excluded)
+    return answer("similar", items)
 
 
 @router.put(

@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
 from freshrec import scenarios
 from freshrec.serving.access import READ
-from freshrec.serving.answers import answer, id_list, new_recommendation_id, scored_items
+from freshrec.serving.answers import (
+    answer,
+    id_list,
+    new_recommendation_id,
+    rendered,
+    rendered_items,
+    scored_items,
+)
 from freshrec.serving.body import read_json
 from freshrec.serving.context import Ctx, ServingContext
 from freshrec.serving.errors import ApiError
@@ -24,7 +31,7 @@ from freshrec.serving.schemas import (
     json_body,
     ref,
 )
-from freshrec.types import Recommendation, check_id
+from freshrec.types import check_id
 
 USER = id_segment("user_id")
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=ERRORS)
@@ -45,7 +52,7 @@ async def recommendations(
     n: N = 10,
     exclude: Exclude = None,
     category: Category = None,
-) -> JSONResponse:
+) -> Response:
     """Return up to ``n`` items for the user, best first, each with its score and reasons.
 
     Items the user interacted with never appear. Answers are cached per user until the
@@ -58,8 +65,8 @@ async def recommendations(
         check_id(category, "category")
     # One hop off the event loop for lookup and scoring (both take the engine lock); the
     # body is built here, not re-validated against the response model (hot path).
-    recs = await ctx.scoring.run(_cached, ctx, user_id, scenario, n, excluded, category)
-    return JSONResponse(answer(scenario, recs))
+    items = await ctx.scoring.run(_cached, ctx, user_id, scenario, n, excluded, category)
+    return answer(scenario, items)
 
 
 def _cached(
@@ -69,15 +76,16 @@ def _cached(
     n: int,
     excluded: tuple[str, ...],
     category: str | None,
-) -> tuple[Recommendation, ...]:
+) -> bytes:
+    """The rendered ``items`` of an answer, from the cache or scored now (and cached)."""
     engine = ctx.engine
     # Read before scoring: an event landing meanwhile files this answer under a stale key.
     key = (user_id, scenario, n, tuple(sorted(set(excluded))), category, engine.freshness(user_id))
-    recs: tuple[Recommendation, ...] | None = ctx.cache.get(key)
-    if recs is None:
-        recs = tuple(engine.recommend(user_id, n, scenario, excluded, category))
-        ctx.cache.put(key, recs)
-    return recs
+    items: bytes | None = ctx.cache.get(key)
+    if items is None:
+        items = rendered_items(engine.recommend(user_id, n, scenario, excluded, category))
+        ctx.cache.put(key, items)
+    return items
 
 
 @router.get(
@@ -92,7 +100,7 @@ async def search(
     n: N = 10,
     user_id: str | None = None,
     category: Category = None,
-) -> JSONResponse:
+) -> Response:
     """Return up to ``n`` items whose content matches ``q``, best first.
 
     The language model reads the query like an item text; with ``user_id`` the order also
@@ -102,8 +110,8 @@ async def search(
         check_id(user_id, "user_id")
     if category is not None:
         check_id(category, "category")
-    recs = await ctx.scoring.run(ctx.engine.search, q, n, user_id, category)
-    return JSONResponse(answer(scenarios.SEARCH, recs))
+    items = await ctx.scoring.run(rendered, ctx.engine.search, q, n, user_id, category)
+    return answer(scenarios.SEARCH, items)
 
 
 @router.post(
