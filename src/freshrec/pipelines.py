@@ -167,13 +167,14 @@ class Pipelines:
             return []
         n_items = len(self.state.items)
         found: list[npt.NDArray[np.float32] | None] = []
+        history = self.state.histories.get(uidx) if uidx is not None else None
+        stated = self.profiles.get(user_id)
+        text = stated.text if stated is not None else ""
 
         def profile() -> npt.NDArray[np.float32] | None:
             if not found:  # once per answer, however many times the blend asks
-                history = self.state.histories.get(uidx) if uidx is not None else None
                 recent = [(i, w) for i, _, w in history.recent] if history is not None else []
-                stated = self.profiles.get(user_id)
-                found.append(self.content.profile(recent, stated.text if stated else ""))
+                found.append(self.content.profile(recent, text))
             return found[0]
 
         def score() -> npt.NDArray[np.float64] | None:
@@ -189,6 +190,8 @@ class Pipelines:
         k = pool.k(self.config.content.candidates)
 
         def propose() -> npt.NDArray[np.int64] | None:
+            if (history is None or not history.recent) and text.strip():
+                return self.content.nearest_to_text(text, k)  # the same query, cached
             vector = profile()
             return None if vector is None else self.content.nearest(vector, k)
 

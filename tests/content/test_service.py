@@ -130,3 +130,22 @@ def test_embeddings_are_saved_only_when_something_was_encoded_since() -> None:
     restored.restore(store, {item.item_id: i for i, item in enumerate(ITEMS)}.get)
     restored.save(store, id_of)  # the store already holds what was loaded
     assert store.blob_writes == 2
+
+
+def test_nearest_to_text_is_cached_until_the_index_changes() -> None:
+    content = service()
+    content.on_items(range(4), ITEMS[:4])
+    text = "something to water my plants"
+    first = content.nearest_to_text(text, 2)
+    assert first is not None and set(first.tolist()) == {2, 3}
+    assert content.nearest_to_text(text, 2) is first  # the same answer, not a new query
+    vector = content.encode_text(text)
+    assert vector is not None
+    direct = content.nearest(vector, 2)
+    assert direct is not None and direct.tolist() == first.tolist()
+    everything = content.nearest_to_text(text, 10)
+    assert everything is not None and sorted(everything.tolist()) == [0, 1, 2, 3]
+    hose = Item("f", title="Hose reel", text="Keeps the garden hose for watering plants tidy.")
+    content.on_items([5], [hose])  # a new item: the index changed, so the query runs again
+    again = content.nearest_to_text(text, 10)
+    assert again is not None and sorted(again.tolist()) == [0, 1, 2, 3, 5]

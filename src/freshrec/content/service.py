@@ -87,6 +87,8 @@ class ContentService:
         self._available: dict[int, bool] = {}
         self._lock = threading.Lock()
         self._stated: OrderedDict[str, FloatMatrix] = OrderedDict()
+        # (stated text, k, index generation) -> nearest items (``nearest_to_text``)
+        self._text_nearest: OrderedDict[tuple[str, int, int], IntArray] = OrderedDict()
         self.mapping = ContentToFactors(config.mapping_l2)
         self._rows_at_fit = 0
         self._retrains_since_fit = 0
@@ -287,6 +289,32 @@ class ContentService:
             return None
         ids, _ = self.index.search(query, k)
         return ids
+
+    def nearest_to_text(self, text: str, k: int) -> IntArray | None:
+        """``nearest`` for a profile made of stated text alone (a new user's), cached.
+
+        The answer depends only on the text and the index, so it is kept per text until the
+        index changes: an ANN query over 384-d vectors was ~0.6 ms of each such answer.
+        """
+        index = self.index
+        text = text.strip()
+        if index is None or not text:
+            return None
+        key = (text, k, index.generation)
+        with self._lock:
+            hit = self._text_nearest.get(key)
+            if hit is not None:
+                self._text_nearest.move_to_end(key)
+                return hit
+        vector = self.encode_text(text)
+        found = None if vector is None else self.nearest(vector, k)
+        if found is not None:
+            found.flags.writeable = False  # shared between answers
+            with self._lock:
+                self._text_nearest[key] = found
+                if len(self._text_nearest) > _STATED_CACHE:
+                    self._text_nearest.popitem(last=False)
+        return found
 
     def scores_at(self, query: FloatMatrix, items: IntArray) -> FloatArray | None:
         """Cosine to ``query`` of ``items`` (0 for items without an embedding)."""

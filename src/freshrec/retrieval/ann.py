@@ -343,6 +343,8 @@ class VectorIndex:
         # While a graph is built outside the lock, writes also land here, for replay.
         self._building = False
         self._missed: list[tuple[IdArray, npt.NDArray[np.float32] | None]] = []
+        # Counts writes, so callers may cache search results until the index changes.
+        self.generation = 0
 
     # ------------------------------------------------------------------ reading
 
@@ -423,6 +425,7 @@ class VectorIndex:
             raise VectorIndexError("ids must be non-negative")
         if not len(keys):
             return
+        self.generation += 1
         # Last occurrence wins: reverse, take first occurrences, restore order.
         _, last = np.unique(keys[::-1], return_index=True)
         if len(last) != len(keys):
@@ -460,6 +463,7 @@ class VectorIndex:
             items = [int(item) for item in ids]
         with self._lock.writing():
             removed = self._store().remove(items)
+            self.generation += 1
             if self._building and removed:
                 self._missed.append((np.asarray(items, dtype=np.int64), None))
             if self._graph is not None and len(self._graph) < self.config.exact_below // 2:
