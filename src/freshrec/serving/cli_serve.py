@@ -10,8 +10,8 @@ from __future__ import annotations
 import enum
 import functools
 import gc
-import sys
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
