@@ -66,12 +66,22 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int, env: dict[st
     }
 
 
-def event_to_effect(base: str, users: int, trials: int) -> dict[str, float]:
+def wait_for_training(base: str, timeout: float = 300) -> None:
+    """Wait until no background retrain runs (the ``freshrec_training`` gauge is 0)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        page = httpx.get(f"{base}/metrics", timeout=10).text
+        if re.search(r"^freshrec_training 0", page, re.M):
+            return
+        time.sleep(0.5)
+
+
+def event_to_effect(base: str, trials: int, tag: str) -> dict[str, float]:
     """Time from a POST /v1/events response to a GET whose answer reflects the event."""
     delays = []
     with httpx.Client(base_url=base, timeout=10) as client:
         for k in range(trials):
-            user = f"fresh-user-{k}"
+            user = f"fresh-user-{tag}-{k}"
             item = f"i{k % 1000}"
             client.post(
                 "/v1/events", json={"user_id": user, "item_id": item, "type": "purchase"}
@@ -157,7 +167,11 @@ def main() -> None:
         )
         report["ingest"] = run_wrk(base, HERE / "http" / "ingest.lua", 20, 4, wrk_env)
         report["ingest"]["events_per_second"] = report["ingest"]["rps"] * 500
-        report["event_to_effect"] = event_to_effect(base, args.users, 500)
+        # Right after the burst a retrain of the grown log runs beside the answers; then the
+        # same measurement once it has been swapped in.
+        report["event_to_effect"] = event_to_effect(base, 500, "during")
+        wait_for_training(base)
+        report["event_to_effect_settled"] = event_to_effect(base, 500, "settled")
     finally:
         server.terminate()
         server.wait(timeout=60)

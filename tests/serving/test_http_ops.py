@@ -75,6 +75,7 @@ def test_metrics_count_requests_by_route_template(seeded: TestClient) -> None:
     assert "freshrec_http_request_duration_seconds_bucket" in text
     assert "freshrec_engine_events 300.0" in text
     assert 'freshrec_model_info{version="online-only"} 1.0' in text
+    assert "freshrec_training 0.0" in text  # no retrain running
 
 
 def test_dashboard(seeded: TestClient) -> None:

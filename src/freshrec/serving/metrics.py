@@ -58,6 +58,9 @@ class _LiveCollector(Collector):
             yield GaugeMetricFamily(
                 f"freshrec_engine_{name}", f"Engine count: {name}.", value=stats[name]
             )
+        yield GaugeMetricFamily(
+            "freshrec_training", "1 while a background retrain runs.", value=int(stats["training"])
+        )
         info = GaugeMetricFamily(
             "freshrec_model_info", "The serving model version.", labels=["version"]
         )
