@@ -26,25 +26,22 @@ import numpy as np
 from freshrec import answers, scenarios
 from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService
+from freshrec.engine_training import MODEL_BLOB, TrainingMixin
 from freshrec.errors import StoreError, UnknownItemError, UnknownScenarioError, ValidationError
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import ScoringModel
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
-from freshrec.retrieval.ann import VectorIndex
 from freshrec.scenarios import Blend, ModelSet, Source
 from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
-from freshrec.training import BackgroundTrainer, ModelArtifact, fit_batch_models
+from freshrec.training import BackgroundTrainer, ModelArtifact
 from freshrec.training.install import (
-    factor_index,
     from_artifact,
     install,
     prepare,
-    to_artifact,
 )
-from freshrec.training.trainer import BatchWeights
 from freshrec.types import (
     Event,
     IngestResult,
@@ -60,12 +57,11 @@ from freshrec.types import (
 log = logging.getLogger(__name__)
 
 DB_FILE = "freshrec.db"
-MODEL_BLOB = "model/current"
 MAX_N = 1_000
 MAX_QUERY_CHARS = 1_000
 
 
-class Engine:
+class Engine(TrainingMixin):
     """A recommendation engine over one store. Thread-safe; use ``Engine.open``.
 
     Args:
@@ -295,115 +291,6 @@ class Engine:
         if blend.ease > 0:
             chosen.append(models.ease)
         return chosen
-
-    # -- training -----------------------------------------------------------------------------
-
-    def _maybe_retrain(self) -> None:
-        every = self.config.training.retrain_every_events
-        logged = len(self._state.columns)
-        if every <= 0 or logged - self._trained_through < every:
-            return
-        if logged < self.config.training.min_events:
-            return
-        if not self._background:
-            self.train()
-            return
-        now = time.monotonic()
-        if now - self._retrain_requested_at < self.config.training.min_interval_seconds:
-            return
-        if self._trainer.request():
-            self._retrain_requested_at = now
-
-    def train(self) -> str:
-        """Retrain the batch models on the whole log and swap them in; return the version.
-
-        The fit runs on a snapshot of the log while answers keep flowing from the current
-        weights; the new weights are then installed into the live models, whose per-user
-        state already holds every event that arrived meanwhile (those fold in as usual).
-        """
-        self._content.flush()  # outside the engine lock: the encoder's callback takes it
-        with self._train_lock:
-            with self._lock:
-                seen = len(self._state.columns)
-                events = self._state.columns.slice(0, seen)
-                factors = self._models.factors
-                previous = factors.trained_state()[0] if factors.fitted else None
-                self._encoded_while_training = []
-            weights = fit_batch_models(self.config, events, previous)
-            warm = previous is not None and self.config.factors.warm_start_iterations > 0
-            index = self._new_factor_index(weights, warm)
-            placement = None
-            if self.config.blend.factors > 0 and weights.factors is not None:
-                # The content -> factors mapping and its predictions come from the new weights
-                # here, off the lock: at 100k items they took ~1.6 s, all of it holding up
-                # every answer and ingest.
-                trained = weights.factors
-                self._content.fit_mapping(trained.item_factors, trained.trained)
-                placement = self._content.placement(trained.trained, len(self._state.items))
-            version = f"v{seen}"
-            prepared = prepare(self._models, weights, version, index, placement)
-            with self._lock:
-                since = self._state.columns.slice(seen, len(self._state.columns))
-                self._models = install(self._models, prepared, since, self._background)
-                self._trained_through = weights.events
-                # Items encoded after ``placement`` was computed were placed in the old factor
-                # rows: place them again in the new ones.
-                late, self._encoded_while_training = self._encoded_while_training, None
-                if late:
-                    self._place_by_content(refit=False, only=late)
-                item_ids = self._state.items.ids()
-            artifact = to_artifact(version, weights, item_ids, self.config.factors.factors)
-            self.store.put_blob(MODEL_BLOB, artifact.to_bytes())
-            self._content.save(self.store, self._state.items.id_of)
-            return version
-
-    def _new_factor_index(self, weights: BatchWeights, warm: bool) -> VectorIndex | None:
-        """A new factor index for these weights, or None to keep the one serving.
-
-        Built (seconds at 100k items, outside the lock) when none serves yet, after a fit
-        from scratch (a new factor space) and when the serving one is older than
-        ``retrieval.factor_index_rebuild_seconds``.
-        """
-        now = time.monotonic()
-        age = now - self._factor_index_built_at
-        current = self._models.factors.index
-        if (
-            current is not None
-            and warm
-            and age < self.config.retrieval.factor_index_rebuild_seconds
-        ):
-            return None
-        index = factor_index(self.config, weights, len(self._state.items))
-        if index is not None:
-            self._factor_index_built_at = now
-        return index
-
-    def _on_text_vectors(self, iidxs: list[int]) -> None:
-        """New text embeddings: place those items in factor space; answers may change."""
-        with self._lock:
-            self._place_by_content(refit=False, only=iidxs)
-            if self._encoded_while_training is not None:
-                self._encoded_while_training.extend(iidxs)
-            self._state.catalogue_version += 1
-
-    def _place_by_content(self, refit: bool, only: Sequence[int] | None = None) -> None:
-        """Give items without behaviour content-predicted factors (item cold start)."""
-        if self.config.blend.factors > 0:
-            self._content.place(self._models.factors, len(self._state.items), refit, only)
-
-    def encode_pending(self, progress: bool = False) -> None:
-        """Encode every item text still waiting for the language model, now (bulk imports).
-
-        Texts are otherwise encoded on a worker thread shortly after their upsert.
-        """
-        self._content.flush(progress)
-
-    def wait_for_training(self, timeout: float | None = None) -> None:
-        """Block until a background retrain (if running) has finished and is fully indexed."""
-        self._trainer.wait(timeout)
-        index = self._models.factors.index
-        if index is not None:
-            index.wait_idle(timeout)
 
     # -- answers ------------------------------------------------------------------------------
 
