@@ -129,7 +129,7 @@ class ImplicitFactors(ScoringModel):
         """Everything ``install`` needs that takes time, computed without touching live state.
 
         A background retrain calls this outside the engine's lock (copies and products over
-        the whole catalogue), so that the swap itself holds the lock for microseconds.
+        the whole catalogue), so that the swap itself holds the lock for milliseconds.
         ``users``: solved user vectors at the fit's snapshot (``als.TrainedFactors.users``).
         """
         user_gram = np.array(user_gram, dtype=np.float64)
