@@ -37,11 +37,7 @@ from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
 from freshrec.training import BackgroundTrainer, ModelArtifact
-from freshrec.training.install import (
-    from_artifact,
-    install,
-    prepare,
-)
+from freshrec.training.install import from_artifact, install, prepare
 from freshrec.types import (
     Event,
     IngestResult,

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService
+from freshrec.models.base import EventBatch, FloatArray
 from freshrec.retrieval.ann import VectorIndex
 from freshrec.scenarios import ModelSet
 from freshrec.state.online import OnlineState
@@ -72,33 +73,41 @@ class TrainingMixin:
                 factors = self._models.factors
                 previous = factors.trained_state()[0] if factors.fitted else None
                 self._encoded_while_training = []
-            weights = fit_batch_models(self.config, events, previous)
-            warm = previous is not None and self.config.factors.warm_start_iterations > 0
-            index = self._new_factor_index(weights, warm)
-            placement = None
-            if self.config.blend.factors > 0 and weights.factors is not None:
-                # The content -> factors mapping and its predictions come from the new weights
-                # here, off the lock: at 100k items they took ~1.6 s, all of it holding up
-                # every answer and ingest.
-                trained = weights.factors
-                self._content.fit_mapping(trained.item_factors, trained.trained)
-                placement = self._content.placement(trained.trained, len(self._state.items))
-            version = f"v{seen}"
-            prepared = prepare(self._models, weights, version, index, placement)
-            with self._lock:
-                since = self._state.columns.slice(seen, len(self._state.columns))
-                self._models = install(self._models, prepared, since, self._background)
-                self._trained_through = weights.events
-                # Items encoded after ``placement`` was computed were placed in the old factor
-                # rows: place them again in the new ones.
-                late, self._encoded_while_training = self._encoded_while_training, None
-                if late:
-                    self._place_by_content(refit=False, only=late)
-                item_ids = self._state.items.ids()
-            artifact = to_artifact(version, weights, item_ids, self.config.factors.factors)
-            self.store.put_blob(MODEL_BLOB, artifact.to_bytes())
-            self._content.save(self.store, self._state.items.id_of)
-            return version
+            try:
+                return self._fit_and_swap(seen, events, previous)
+            finally:  # a failed fit must not leave the list growing until the next one
+                with self._lock:
+                    self._encoded_while_training = None
+
+    def _fit_and_swap(self, seen: int, events: EventBatch, previous: FloatArray | None) -> str:
+        """``train`` after its snapshot: fit and prepare off the lock, then swap under it."""
+        weights = fit_batch_models(self.config, events, previous)
+        warm = previous is not None and self.config.factors.warm_start_iterations > 0
+        index = self._new_factor_index(weights, warm)
+        placement = None
+        if self.config.blend.factors > 0 and weights.factors is not None:
+            # The content -> factors mapping and its predictions come from the new weights
+            # here, off the lock: at 100k items they took ~1.6 s, all of it holding up
+            # every answer and ingest.
+            trained = weights.factors
+            self._content.fit_mapping(trained.item_factors, trained.trained)
+            placement = self._content.placement(trained.trained, len(self._state.items))
+        version = f"v{seen}"
+        prepared = prepare(self._models, weights, version, index, placement)
+        with self._lock:
+            since = self._state.columns.slice(seen, len(self._state.columns))
+            self._models = install(self._models, prepared, since, self._background)
+            self._trained_through = weights.events
+            # Items encoded after ``placement`` was computed were placed in the old factor
+            # rows: place them again in the new ones.
+            late, self._encoded_while_training = self._encoded_while_training, None
+            if late:
+                self._place_by_content(refit=False, only=late)
+            item_ids = self._state.items.ids()
+        artifact = to_artifact(version, weights, item_ids, self.config.factors.factors)
+        self.store.put_blob(MODEL_BLOB, artifact.to_bytes())
+        self._content.save(self.store, self._state.items.id_of)
+        return version
 
     def _new_factor_index(self, weights: BatchWeights, warm: bool) -> VectorIndex | None:
         """A new factor index for these weights, or None to keep the one serving.

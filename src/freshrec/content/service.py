@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -53,7 +54,9 @@ class Query:
     keywords: FloatMatrix | None
 
 
-_STATED_CACHE = 10_000  # user texts kept encoded
+_STATED_CACHE = 10_000  # user texts kept encoded (and their nearest items)
+K = TypeVar("K")
+V = TypeVar("V")
 _WARM_BATCH = 256  # stated texts per encoder call at start-up
 
 
@@ -215,9 +218,8 @@ class ContentService:
             chunk = todo[start : start + _WARM_BATCH]
             vectors = self.encoder.encode(chunk)
             with self._lock:
-                self._stated.update(zip(chunk, vectors, strict=True))
-                while len(self._stated) > _STATED_CACHE:
-                    self._stated.popitem(last=False)
+                for text, vector in zip(chunk, vectors, strict=True):
+                    _remember(self._stated, text, vector)
         return len(todo)
 
     def encode_text(self, text: str) -> FloatMatrix | None:
@@ -232,9 +234,7 @@ class ContentService:
                 return cached
         vector = self.encoder.encode([text])[0]
         with self._lock:
-            self._stated[text] = vector
-            if len(self._stated) > _STATED_CACHE:
-                self._stated.popitem(last=False)
+            _remember(self._stated, text, vector)
         return vector
 
     def profile(
@@ -311,9 +311,7 @@ class ContentService:
         if found is not None:
             found.flags.writeable = False  # shared between answers
             with self._lock:
-                self._text_nearest[key] = found
-                if len(self._text_nearest) > _STATED_CACHE:
-                    self._text_nearest.popitem(last=False)
+                _remember(self._text_nearest, key, found)
         return found
 
     def scores_at(self, query: FloatMatrix, items: IntArray) -> FloatArray | None:
@@ -504,3 +502,11 @@ class ContentService:
 
 def _describe(encoder: KeywordEncoder | LazyEncoder) -> tuple[str, str, int]:
     return encoder.name, encoder.version, encoder.dim
+
+
+def _remember(cache: OrderedDict[K, V], key: K, value: V) -> None:
+    """Put ``value`` in an LRU of ``_STATED_CACHE`` entries (the caller holds the lock)."""
+    cache[key] = value
+    cache.move_to_end(key)
+    if len(cache) > _STATED_CACHE:
+        cache.popitem(last=False)

@@ -14,7 +14,6 @@ from freshrec.serving.answers import (
     id_list,
     new_recommendation_id,
     rendered,
-    rendered_items,
     scored_items,
 )
 from freshrec.serving.body import read_json
@@ -83,7 +82,7 @@ def _cached(
     key = (user_id, scenario, n, tuple(sorted(set(excluded))), category, engine.freshness(user_id))
     items: bytes | None = ctx.cache.get(key)
     if items is None:
-        items = rendered_items(engine.recommend(user_id, n, scenario, excluded, category))
+        items = rendered(engine.recommend, user_id, n, scenario, excluded, category)
         ctx.cache.put(key, items)
     return items
 
