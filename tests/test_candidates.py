@@ -181,23 +181,47 @@ def test_live_index_skips_rows_that_barely_moved() -> None:
     assert stored[1] == [0.0, 2.0]
 
 
-def test_warm_retrains_keep_the_factor_index_until_it_is_old(
-    make_config: ConfigFactory, make_events: EventFactory
+def test_live_index_drift_is_the_share_of_rows_it_would_rewrite() -> None:
+    matrix = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.0]], dtype=np.float32)
+    index = build_index(VectorIndexConfig(dim=2, metric="ip"), np.arange(3), matrix[:3])
+    live = LiveIndex(index, lambda rows: matrix[rows], background=False, tolerance=0.05)
+    moved = matrix.copy()
+    moved[0] = [1.01, 0.0]  # within tolerance
+    moved[1] = [0.0, 3.0]  # moved
+    # Row 3 is not in the index: it would be written too.
+    assert live.drift(np.arange(4), moved) == 0.5
+    assert live.drift(np.arange(0), moved[:0]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("rebuild_after", "rebuild_share", "kept"),
+    [(3_600.0, 1.0, True), (0.0, 1.0, False), (3_600.0, 0.0, False)],
+    ids=["young-and-close", "old", "moved-too-much"],
+)
+def test_warm_retrains_keep_the_factor_index_until_it_is_old_or_far_off(
+    make_config: ConfigFactory,
+    make_events: EventFactory,
+    rebuild_after: float,
+    rebuild_share: float,
+    kept: bool,
 ) -> None:
-    for rebuild_after, kept in ((3_600.0, True), (0.0, False)):
-        config = make_config(
-            retrieval={**ALWAYS, "factor_index_rebuild_seconds": rebuild_after},
-            factors={"warm_start_iterations": 2},
-        )
-        with Engine.open(None, config, background_training=False) as engine:
-            engine.ingest(make_events(n_users=30, n_items=40, n_events=400))
-            engine.train()
-            first = engine._models.factors.index
-            assert first is not None
-            serving = first.index
-            engine.ingest(make_events(n_users=30, n_items=40, n_events=200, seed=1, id_prefix="x"))
-            engine.train()
-            assert (first.index is serving) is kept
+    config = make_config(
+        retrieval={
+            **ALWAYS,
+            "factor_index_rebuild_seconds": rebuild_after,
+            "factor_index_rebuild_share": rebuild_share,
+        },
+        factors={"warm_start_iterations": 2},
+    )
+    with Engine.open(None, config, background_training=False) as engine:
+        engine.ingest(make_events(n_users=30, n_items=40, n_events=400))
+        engine.train()
+        first = engine._models.factors.index
+        assert first is not None
+        serving = first.index
+        engine.ingest(make_events(n_users=30, n_items=40, n_events=200, seed=1, id_prefix="x"))
+        engine.train()
+        assert (first.index is serving) is kept
 
 
 def test_background_retrains_wait_for_the_minimum_interval(

@@ -30,6 +30,7 @@ from freshrec.engine_training import MODEL_BLOB, TrainingMixin
 from freshrec.errors import StoreError, UnknownItemError, UnknownScenarioError, ValidationError
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import ScoringModel
+from freshrec.models.factors import REFRESH_BUDGET_SECONDS
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
 from freshrec.scenarios import Blend, ModelSet, Source
@@ -81,7 +82,11 @@ class Engine(TrainingMixin):
         self._models = ModelSet(
             CoVisitation(self.config.covisitation),
             Trending(self.config.trending),
-            ImplicitFactors(self.config.factors),
+            # Serving spreads new items' fold-in over reads and writes; a replay does it all
+            # on the next read, so its answers do not depend on timing.
+            ImplicitFactors(
+                self.config.factors, REFRESH_BUDGET_SECONDS if background_training else None
+            ),
             Ease(self.config.ease),
         )
         self._weights = self.config.events.weights
@@ -350,6 +355,7 @@ class Engine(TrainingMixin):
     ) -> tuple[int | None, Blend, answers.IntArray, answers.Exploration]:
         """Check the question, blend its answer and pick the top items (under the lock)."""
         _check_question(user_id, n, scenario)
+        self._models.factors.refresh()  # new items' vectors: a bounded slice per answer
         allowed = self._state.allowed(self._state.users.get(user_id), exclude, category)
         uidx, result, explore = self._pipelines.answer(self._models, user_id, allowed, scenario, n)
         ranked = answers.top_indices(result, self._state.catalog.tie_break, n - len(explore))
@@ -376,6 +382,7 @@ class Engine(TrainingMixin):
             iidx = self._state.items.get(item_id)
             if iidx is None:
                 raise UnknownItemError(item_id)
+            self._models.factors.refresh()
             allowed = self._state.allowed(None, exclude, None)
             allowed[iidx] = False
             n_items = len(allowed)
@@ -401,6 +408,7 @@ class Engine(TrainingMixin):
             known = [i for i in map(self._state.items.get, item_ids) if i is not None]
         self._content.ensure(known)  # brand-new candidates get their text embedding now
         with self._lock:
+            self._models.factors.refresh()
             state = self._state
             allowed = np.ones(len(state.items), dtype=np.bool_)
             uidx, result = self._pipelines.rank(self._models, user_id, allowed, known)

@@ -11,6 +11,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService
 from freshrec.models.base import EventBatch, FloatArray
@@ -113,17 +115,26 @@ class TrainingMixin:
         """A new factor index for these weights, or None to keep the one serving.
 
         Built (seconds at 100k items, outside the lock) when none serves yet, after a fit
-        from scratch (a new factor space) and when the serving one is older than
-        ``retrieval.factor_index_rebuild_seconds``.
+        from scratch (a new factor space), when the serving one is older than
+        ``retrieval.factor_index_rebuild_seconds``, and when the fit moved more than
+        ``retrieval.factor_index_rebuild_share`` of the trained items (following them one
+        by one would cost more than a new index, and hold up searches meanwhile).
         """
         now = time.monotonic()
-        age = now - self._factor_index_built_at
+        wanted = self.config.retrieval
         current = self._models.factors.index
-        if (
+        keep = (
             current is not None
             and warm
-            and age < self.config.retrieval.factor_index_rebuild_seconds
-        ):
+            and weights.factors is not None
+            and now - self._factor_index_built_at < wanted.factor_index_rebuild_seconds
+        )
+        if keep:
+            assert current is not None and weights.factors is not None
+            trained = np.flatnonzero(weights.factors.trained)
+            moved = current.drift(trained, weights.factors.item_factors[trained])
+            keep = moved <= wanted.factor_index_rebuild_share
+        if keep:
             return None
         index = factor_index(self.config, weights, len(self._state.items))
         if index is not None:

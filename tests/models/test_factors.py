@@ -224,6 +224,35 @@ def test_new_item_vector_does_not_depend_on_when_it_was_read() -> None:
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
+def test_a_refresh_budget_spreads_new_items_over_reads_and_ends_where_unbudgeted_does() -> None:
+    """With a zero budget each answer or write gives one new item its vector, not all."""
+    new_items = [N_ITEMS + k for k in range(4)]
+    rows = [(u, item, 1.0, 1e6 + u, True) for item in new_items for u in (0, 1, 2)]
+    events = EventBatch.from_rows(rows)
+    budgeted, exact = ImplicitFactors(CONFIG, refresh_budget=0.0), ImplicitFactors(CONFIG)
+    for m in (budgeted, exact):
+        m.fit(group_events())
+    budgeted.partial_fit(events)  # the write works off one item
+    exact.partial_fit(events)
+
+    def with_vectors(m: ImplicitFactors) -> int:
+        factors = m.trained_state()[0]
+        return sum(1 for i in new_items if i < len(factors) and np.linalg.norm(factors[i]) > 0)
+
+    assert with_vectors(budgeted) == 1
+    budgeted.score_user(3, N_ITEMS + 4)  # reads leave it to the answer's ``refresh``
+    assert with_vectors(budgeted) == 1
+    budgeted.refresh()  # one more per answer
+    assert with_vectors(budgeted) == 2
+    for _ in range(2):
+        budgeted.refresh()
+    exact.score_user(3, N_ITEMS + 4)  # everything at once
+    assert with_vectors(budgeted) == with_vectors(exact) == 4
+    np.testing.assert_allclose(
+        budgeted.trained_state()[0], exact.trained_state()[0], rtol=1e-9, atol=1e-12
+    )
+
+
 def test_an_evicted_user_keeps_their_vector_until_their_next_positive() -> None:
     from freshrec.config import FactorsConfig
     from freshrec.models import EventBatch, ImplicitFactors

@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from freshrec.content.embeddings import EmbeddingTable
 from freshrec.content.text import content_hash
+from freshrec.threads import lower_priority
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ class ContentIndexer:
                 self.on_encoded(done, self.table.matrix[done])
 
     def _run(self) -> None:
+        lower_priority()  # answers first when a core is contended
         while True:
             with self._queue_lock:
                 while not self._pending and not self._closed:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -44,9 +45,14 @@ import numpy.typing as npt
 from freshrec.errors import FreshrecError
 from freshrec.retrieval.topk import top_n
 
-# Graph writes hold the write lock for at most this many vectors at a time, so that a
-# large upsert lets searches in between chunks (one insertion costs ~1 ms at 1M vectors).
-_WRITE_CHUNK = 32
+# A large graph upsert is written in chunks sized to hold the write lock about this long,
+# so searches get in between. Per-vector cost varies tenfold and more: an insertion costs
+# 0.04 ms (ef_construction 64) to 0.14 ms (200) at 100k 64-d vectors and ~1 ms at 1M 384-d
+# ones; replacing a live vector (hnswlib re-links its node) about twice an insertion
+# (bench/ann_update.py). A fixed count of 32 held searches up to ~60 ms while a retrain's
+# moved item factors were rewritten.
+_WRITE_HOLD_SECONDS = 0.002
+_WRITE_CHUNK_MAX = 256
 
 IdArray = npt.NDArray[np.int64]
 ScoreArray = npt.NDArray[np.float32]
@@ -101,6 +107,13 @@ class VectorIndexConfig:
         for name in ("exact_below", "m", "ef_construction", "ef_search", "build_threads"):
             if getattr(self, name) < 1:
                 raise VectorIndexError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+def _next_chunk(size: int, took: float) -> int:
+    """The next chunk's size, aiming at ``_WRITE_HOLD_SECONDS`` of write-lock time."""
+    if took <= 0:
+        return _WRITE_CHUNK_MAX
+    return max(1, min(_WRITE_CHUNK_MAX, 2 * size, int(size * _WRITE_HOLD_SECONDS / took)))
 
 
 class _ReadWriteLock:
@@ -431,11 +444,16 @@ class VectorIndex:
         if len(last) != len(keys):
             keep = np.sort(len(keys) - 1 - last)
             keys, matrix = keys[keep], matrix[keep]
-        for start in range(0, len(keys), _WRITE_CHUNK):
-            chunk = slice(start, start + _WRITE_CHUNK)
+        start, size = 0, 8
+        while start < len(keys):
+            chunk = slice(start, start + size)
             with self._lock.writing():
                 if self._graph is not None:
+                    began = time.perf_counter()
                     self._graph.upsert(keys[chunk], matrix[chunk])
+                    took = time.perf_counter() - began
+                    start += size
+                    size = _next_chunk(size, took)
                     continue
                 # Exact mode takes the whole rest of the batch at once (it is cheap).
                 assert self._exact is not None

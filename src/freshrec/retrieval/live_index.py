@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from freshrec.retrieval.ann import VectorIndex, VectorIndexConfig
+from freshrec.threads import lower_priority
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class LiveIndex:
         self._vectors_of = vectors_of
         self._background = background
         self.tolerance = tolerance
-        self._indexed = self._snapshot(index)
+        self._indexed = _Indexed.of(index)
         self._dirty: set[int] = set()
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
@@ -85,14 +86,21 @@ class LiveIndex:
 
     def replace(self, index: VectorIndex, vectors_of: VectorsOf) -> None:
         """Serve from a freshly built index (a retrain); rows queued before are re-read."""
-        indexed = self._snapshot(index)
+        indexed = _Indexed.of(index)
         with self._cond:
             self._index, self._vectors_of, self._indexed = index, vectors_of, indexed
 
-    @staticmethod
-    def _snapshot(index: VectorIndex) -> dict[int, npt.NDArray[np.float32]]:
-        ids, vectors = index.vectors()
-        return dict(zip(ids.tolist(), vectors, strict=True))
+    def drift(self, rows: IntArray, vectors: npt.NDArray[np.floating]) -> float:
+        """Share of ``rows`` whose ``vectors`` the index would have to rewrite (0 to 1).
+
+        A retrain asks this of its new factors: past a share of rows, a new index is
+        cheaper than rewriting them in place (``RetrievalConfig``).
+        Read without the worker's lock (an estimate; a row written meanwhile is torn at
+        worst).
+        """
+        if not len(rows):
+            return 0.0
+        return float(self._indexed.moved(rows, vectors, self.tolerance).mean())
 
     def changed(self, rows: Iterable[int]) -> None:
         """Queue rows whose vectors were rewritten; the index follows shortly."""
@@ -127,6 +135,7 @@ class LiveIndex:
             self._thread.join()
 
     def _run(self) -> None:
+        lower_priority()  # answers first when a core is contended
         while True:
             with self._cond:
                 while not self._dirty and not self._closed:
@@ -152,23 +161,70 @@ class LiveIndex:
         rows = rows[: len(vectors)]
         # A zero row (an item without factors) would only ever score 0: keep it out.
         present = np.einsum("ij,ij->i", vectors, vectors) > 0
-        moved = [
-            k for k in np.flatnonzero(present).tolist() if self._moved(indexed, rows[k], vectors[k])
-        ]
-        gone = [int(row) for row in rows[~present].tolist() if row in indexed]
-        if moved:
+        moved = present & indexed.moved(rows, vectors, self.tolerance)
+        gone = rows[~present & indexed.holds(rows)]
+        if moved.any():
             index.upsert(rows[moved], vectors[moved])
-            indexed.update(zip(rows[moved].tolist(), vectors[moved], strict=True))
-        if gone:
+            indexed.put(rows[moved], vectors[moved])
+        if len(gone):
             index.remove(gone)
-            for row in gone:
-                del indexed[row]
+            indexed.drop(gone)
 
-    def _moved(
-        self, indexed: dict[int, npt.NDArray[np.float32]], row: int, vector: npt.NDArray[np.float32]
-    ) -> bool:
-        old = indexed.get(int(row))
-        if old is None:
-            return True
-        change = float(np.linalg.norm(vector - old))
-        return change > self.tolerance * float(np.linalg.norm(old))
+
+class _Indexed:
+    """The vectors the index holds, by row: what a changed row is compared against."""
+
+    def __init__(self, vectors: npt.NDArray[np.float32], held: npt.NDArray[np.bool_]) -> None:
+        self.vectors = vectors
+        self.held = held
+
+    @classmethod
+    def of(cls, index: VectorIndex) -> _Indexed:
+        ids, vectors = index.vectors()
+        size = int(ids.max()) + 1 if len(ids) else 0
+        matrix = np.zeros((size, vectors.shape[1] if vectors.ndim == 2 else 0), np.float32)
+        held = np.zeros(size, dtype=np.bool_)
+        matrix[ids], held[ids] = vectors, True
+        return cls(matrix, held)
+
+    def holds(self, rows: IntArray) -> npt.NDArray[np.bool_]:
+        return _held(self.held, rows)
+
+    def moved(
+        self, rows: IntArray, vectors: npt.NDArray[np.floating], tolerance: float
+    ) -> npt.NDArray[np.bool_]:
+        """Per row: not held, or its vector moved by more than ``tolerance`` (relative)."""
+        # ``held`` before ``vectors``: ``put`` grows them in the other order, so the matrix
+        # read here always covers the rows the mask says are held.
+        held = self.held
+        matrix = self.vectors
+        out = ~_held(held, rows)
+        known = np.flatnonzero(~out)
+        if len(known):
+            old = matrix[rows[known]]
+            change = np.linalg.norm(vectors[known] - old, axis=1)
+            out[known] = change > tolerance * np.linalg.norm(old, axis=1)
+        return out
+
+    def put(self, rows: IntArray, vectors: npt.NDArray[np.float32]) -> None:
+        needed = int(rows.max()) + 1
+        if needed > len(self.held) or vectors.shape[1] != self.vectors.shape[1]:
+            size = max(needed, 2 * len(self.held))
+            matrix = np.zeros((size, vectors.shape[1]), np.float32)
+            held = np.zeros(size, dtype=np.bool_)
+            if self.vectors.shape[1] == vectors.shape[1]:  # not an index that started empty
+                matrix[: len(self.held)], held[: len(self.held)] = self.vectors, self.held
+            self.vectors = matrix  # before ``held``: see ``moved``
+            self.held = held
+        self.vectors[rows] = vectors
+        self.held[rows] = True
+
+    def drop(self, rows: IntArray) -> None:
+        self.held[rows[rows < len(self.held)]] = False
+
+
+def _held(held: npt.NDArray[np.bool_], rows: IntArray) -> npt.NDArray[np.bool_]:
+    inside = rows < len(held)
+    out = np.zeros(len(rows), dtype=np.bool_)
+    out[inside] = held[rows[inside]]
+    return out

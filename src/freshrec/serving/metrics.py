@@ -12,11 +12,18 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from freshrec.serving import gc_pauses
 from freshrec.serving.cache import RecommendationCache
 
 log = logging.getLogger(__name__)
@@ -98,6 +105,11 @@ class ServingMetrics:
             registry=self.registry,
         )
         self.registry.register(_LiveCollector(cache, stats))
+        # Memory, CPU and open files of the server (process_*), and its GC pauses: the
+        # usual first look when latency drifts.
+        ProcessCollector(registry=self.registry)
+        gc_pauses.install()
+        self.registry.register(gc_pauses.GcPauseCollector())
 
     def record_events(self, accepted: int, duplicates: int, rejected: int) -> None:
         """Count the outcome of one ingest call."""

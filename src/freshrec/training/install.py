@@ -85,8 +85,12 @@ def factor_index(config: EngineConfig, weights: BatchWeights, n_items: int) -> V
         return None
     factors, trained = weights.factors.item_factors, weights.factors.trained
     rows = np.flatnonzero(trained)
+    wanted = config.retrieval
     settings = VectorIndexConfig(
-        dim=factors.shape[1], metric="ip", ef_search=config.retrieval.factor_ef_search
+        dim=factors.shape[1],
+        metric="ip",
+        ef_search=wanted.factor_ef_search,
+        ef_construction=wanted.factor_ef_construction,
     )
     return build_index(settings, rows, factors[rows])
 

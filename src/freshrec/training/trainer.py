@@ -14,6 +14,7 @@ from freshrec.config import EngineConfig
 from freshrec.models import Ease, als
 from freshrec.models.als import TrainedFactors
 from freshrec.models.base import EventBatch, FloatArray
+from freshrec.threads import lower_priority
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class BackgroundTrainer:
             return True
 
     def _run(self) -> None:
+        lower_priority()  # answers first when a core is contended
         try:
             self._train()
             self.last_error = None

@@ -1,0 +1,33 @@
+"""Background threads give the CPU to request handling first (Linux thread niceness).
+
+On a small box a retrain, an encoding batch or an index rebuild competes with answers for
+the same two cores; most of that work runs in native code outside the GIL, so the GIL does
+not arbitrate: the kernel's scheduler does. Linux applies a nice value per thread, so the
+workers lower their own priority and the event loop and the read thread win whenever both
+want a core (an idle core is still used in full). Elsewhere this is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+# Nice 10 against the server's 0: the scheduler's weights are then about 1 to 10.
+BACKGROUND_NICENESS = 10
+_MAX_NICENESS = 19
+
+
+def lower_priority(steps: int = BACKGROUND_NICENESS) -> None:
+    """Make the calling thread nicer by ``steps`` (Linux only; never fails)."""
+    if not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(_MAX_NICENESS, current + steps))
+    except OSError:  # a sandbox may refuse; the work runs all the same
+        log.debug("could not lower the priority of thread %s", thread, exc_info=True)
