@@ -50,6 +50,7 @@ from freshrec.types import (
     parse_item,
     parse_user,
 )
+from freshrec.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class Engine(TrainingMixin):
         self._retrain_requested_at = -float("inf")
         self._factor_index_built_at = -float("inf")
         self._encoded_while_training: list[int] | None = None  # a list while ``train`` fits
+        # New items' factor vectors, worked off between requests (serving engines only).
+        self._upkeep = Upkeep(self._lock, self._upkeep_step) if background_training else None
         self._closed = False
         wanted = self.config.scenarios
         self._content = ContentService(
@@ -165,6 +168,8 @@ class Engine(TrainingMixin):
         self._models = install(self._models, prepared, background=self._background)
         self._trained_through = weights.events
         self._place_by_content(refit=True)
+        # Before serving: new items' vectors now, not between the first requests.
+        self._models.factors.refresh_all()
         live = self._models.factors.index
         if live is not None:
             # Content-placed items reach the factor index on its worker: let them all be in
@@ -176,6 +181,8 @@ class Engine(TrainingMixin):
         if self._closed:
             return
         self._trainer.wait()
+        if self._upkeep is not None:
+            self._upkeep.close()
         self._models.factors.use_index(None)  # stops the index worker
         self._content.close()
         self._content.save(self.store, self._state.items.id_of)
@@ -282,6 +289,16 @@ class Engine(TrainingMixin):
             model.partial_fit(batch)
         pipelines.segments.partial_fit(batch)
         pipelines.fresh.add(batch)
+        self._upkeep_due()
+
+    def _upkeep_due(self) -> None:
+        """Wake the upkeep worker if new items wait for their factor vectors."""
+        if self._upkeep is not None and self._models.factors.has_backlog:
+            self._upkeep.poke()
+
+    def _upkeep_step(self) -> bool:
+        """One slice of upkeep (under the lock); True while more remains."""
+        return self._models.factors.refresh()
 
     def _online_models(self) -> list[ScoringModel]:
         """Models whose per-event state is read somewhere (zero-weight sources are skipped)."""
@@ -355,7 +372,6 @@ class Engine(TrainingMixin):
     ) -> tuple[int | None, Blend, answers.IntArray, answers.Exploration]:
         """Check the question, blend its answer and pick the top items (under the lock)."""
         _check_question(user_id, n, scenario)
-        self._models.factors.refresh()  # new items' vectors: a bounded slice per answer
         allowed = self._state.allowed(self._state.users.get(user_id), exclude, category)
         uidx, result, explore = self._pipelines.answer(self._models, user_id, allowed, scenario, n)
         ranked = answers.top_indices(result, self._state.catalog.tie_break, n - len(explore))
@@ -382,7 +398,6 @@ class Engine(TrainingMixin):
             iidx = self._state.items.get(item_id)
             if iidx is None:
                 raise UnknownItemError(item_id)
-            self._models.factors.refresh()
             allowed = self._state.allowed(None, exclude, None)
             allowed[iidx] = False
             n_items = len(allowed)
@@ -408,7 +423,6 @@ class Engine(TrainingMixin):
             known = [i for i in map(self._state.items.get, item_ids) if i is not None]
         self._content.ensure(known)  # brand-new candidates get their text embedding now
         with self._lock:
-            self._models.factors.refresh()
             state = self._state
             allowed = np.ones(len(state.items), dtype=np.bool_)
             uidx, result = self._pipelines.rank(self._models, user_id, allowed, known)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from freshrec.store import Store
 from freshrec.training import BackgroundTrainer, fit_batch_models
 from freshrec.training.install import factor_index, install, prepare, to_artifact
 from freshrec.training.trainer import BatchWeights
+from freshrec.upkeep import Upkeep
 
 MODEL_BLOB = "model/current"
 
@@ -43,6 +44,8 @@ class TrainingMixin:
     _retrain_requested_at: float
     _factor_index_built_at: float
     _encoded_while_training: list[int] | None
+    _upkeep: Upkeep | None
+    _upkeep_due: Callable[[], None]  # a method of Engine
 
     def _maybe_retrain(self) -> None:
         every = self.config.training.retrain_every_events
@@ -100,6 +103,7 @@ class TrainingMixin:
             since = self._state.columns.slice(seen, len(self._state.columns))
             self._models = install(self._models, prepared, since, self._background)
             self._trained_through = weights.events
+            self._upkeep_due()  # items new since the snapshot get vectors in the new space
             # Items encoded after ``placement`` was computed were placed in the old factor
             # rows: place them again in the new ones.
             late, self._encoded_while_training = self._encoded_while_training, None
@@ -162,8 +166,14 @@ class TrainingMixin:
         self._content.flush(progress)
 
     def wait_for_training(self, timeout: float | None = None) -> None:
-        """Block until a background retrain (if running) has finished and is fully indexed."""
+        """Block until a background retrain (if running) has finished and is fully indexed.
+
+        Also waits for new items' factor vectors (the upkeep worker) and the factor index:
+        what a test or a replay needs before comparing answers.
+        """
         self._trainer.wait(timeout)
+        if self._upkeep is not None:  # new items' vectors in the new factor space
+            self._upkeep.wait_idle(timeout)
         index = self._models.factors.index
         if index is not None:
             index.wait_idle(timeout)

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from freshrec.config import FactorsConfig
 from freshrec.models import EventBatch, ImplicitFactors
+from freshrec.models.factors import INLINE_REFRESH_ITEMS
 
 CONFIG = FactorsConfig(factors=4, iterations=12, regularization=0.1, alpha=4.0, seed=7)
 N_ITEMS = 10
@@ -225,29 +226,31 @@ def test_new_item_vector_does_not_depend_on_when_it_was_read() -> None:
 
 
 def test_a_refresh_budget_spreads_new_items_over_reads_and_ends_where_unbudgeted_does() -> None:
-    """With a zero budget each answer or write gives one new item its vector, not all."""
-    new_items = [N_ITEMS + k for k in range(4)]
+    """With a zero budget each ``refresh`` gives one new item its vector; reads give none."""
+    new_items = [N_ITEMS + k for k in range(INLINE_REFRESH_ITEMS + 4)]
     rows = [(u, item, 1.0, 1e6 + u, True) for item in new_items for u in (0, 1, 2)]
     events = EventBatch.from_rows(rows)
     budgeted, exact = ImplicitFactors(CONFIG, refresh_budget=0.0), ImplicitFactors(CONFIG)
     for m in (budgeted, exact):
         m.fit(group_events())
-    budgeted.partial_fit(events)  # the write works off one item
+    budgeted.partial_fit(events)
     exact.partial_fit(events)
 
     def with_vectors(m: ImplicitFactors) -> int:
         factors = m.trained_state()[0]
         return sum(1 for i in new_items if i < len(factors) and np.linalg.norm(factors[i]) > 0)
 
+    n_items = N_ITEMS + len(new_items)
+    budgeted.score_user(3, n_items)  # a backlog: reads leave it to ``refresh``
+    assert with_vectors(budgeted) == 0 and budgeted.has_backlog
+    assert budgeted.refresh() is True  # one item per slice
     assert with_vectors(budgeted) == 1
-    budgeted.score_user(3, N_ITEMS + 4)  # reads leave it to the answer's ``refresh``
-    assert with_vectors(budgeted) == 1
-    budgeted.refresh()  # one more per answer
-    assert with_vectors(budgeted) == 2
-    for _ in range(2):
+    for _ in range(3):
         budgeted.refresh()
-    exact.score_user(3, N_ITEMS + 4)  # everything at once
-    assert with_vectors(budgeted) == with_vectors(exact) == 4
+    budgeted.score_user(3, n_items)  # few left: a read does them itself
+    assert not budgeted.has_backlog
+    exact.score_user(3, n_items)  # everything at once
+    assert with_vectors(budgeted) == with_vectors(exact) == len(new_items)
     np.testing.assert_allclose(
         budgeted.trained_state()[0], exact.trained_state()[0], rtol=1e-9, atol=1e-12
     )

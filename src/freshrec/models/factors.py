@@ -25,10 +25,12 @@ from freshrec.models.base import EventBatch, FloatArray, IntArray, ScoringModel
 from freshrec.retrieval.ann import VectorIndex
 from freshrec.retrieval.live_index import LiveIndex
 
-# What a serving engine lets one read or write spend on new items' vectors (see
-# ``ImplicitFactors._refresh_new_items``): after a burst of 640k events on a 100k shop the
-# whole backlog took the first answer 4.5 s.
+# One slice of a serving engine's new-item fold-in (``ImplicitFactors.refresh``, run by its
+# upkeep worker): after a burst of 640k events on a 100k shop the whole backlog, paid by the
+# next read, made that answer take 4.5 s.
 REFRESH_BUDGET_SECONDS = 0.001
+# Up to this many waiting new items, a read gives them their vectors itself.
+INLINE_REFRESH_ITEMS = 32
 
 
 @dataclass(slots=True)
@@ -69,11 +71,12 @@ class ImplicitFactors(ScoringModel):
     name = "factors"
 
     def __init__(self, config: FactorsConfig, refresh_budget: float | None = None) -> None:
-        """Empty model; ``refresh_budget`` bounds the new-item fold-in per answer and write.
+        """Empty model; ``refresh_budget`` bounds each ``refresh`` of new items' vectors.
 
-        Seconds an answer (``refresh``) or a write may spend giving new items vectors (the
-        rest wait for the next one); None does all of it on every read (exact replays and
-        tests: results must not depend on timing).
+        Seconds one ``refresh`` may spend giving new items vectors (the rest wait for the
+        next); reads then do it only for a few (``INLINE_REFRESH_ITEMS``) and leave a
+        backlog to ``refresh``. None does all of it on every read (exact replays and tests:
+        results must not depend on timing).
         """
         self.config = config
         self.refresh_budget = refresh_budget
@@ -213,23 +216,39 @@ class ImplicitFactors(ScoringModel):
         return iidx < len(trained) and trained[iidx]
 
     def partial_fit(self, events: EventBatch) -> None:
-        """Record new positives; affected users and new items are re-folded when next read.
-
-        With a ``refresh_budget``, a write also spends that long on new items' vectors, so
-        a stream of events without reads does not leave a backlog to the first read.
-        """
+        """Record new positives; affected users and new items are re-folded when next read."""
         self._record(events, track_new_items=True)
-        if self.refresh_budget is not None:
-            self.refresh()
 
-    def refresh(self) -> None:
-        """Spend up to ``refresh_budget`` giving new items their vectors.
+    @property
+    def has_backlog(self) -> bool:
+        """Whether new items wait for their vectors (see ``refresh``)."""
+        return bool(self._stale_items) and self.fitted
 
-        A serving engine calls this once per answer (and ``partial_fit`` once per write);
-        without a budget every read does all of it anyway.
+    def refresh(self) -> bool:
+        """Spend up to ``refresh_budget`` giving new items their vectors; True if more wait.
+
+        With a budget, reads leave this to the caller (a serving engine's upkeep worker,
+        between requests); without one every read does all of it anyway.
         """
-        if self._stale_items and self.fitted:
+        if self.has_backlog:
             self._refresh_new_items(self.refresh_budget)
+        return self.has_backlog
+
+    def _refresh_few(self) -> None:
+        """On a read: all waiting new items, unless a budget is set and they are many.
+
+        A few (what a handful of events makes) cost a read well under a millisecond, and
+        doing them inline keeps a read right after a write exact; a backlog is left to
+        ``refresh``.
+        """
+        stale = self._stale_items
+        if stale and (self.refresh_budget is None or len(stale) <= INLINE_REFRESH_ITEMS):
+            self._refresh_new_items(None)
+
+    def refresh_all(self) -> None:
+        """Give every waiting new item its vector now, whatever the budget (start-up)."""
+        if self.has_backlog:
+            self._refresh_new_items(None)
 
     def _record(self, events: EventBatch, track_new_items: bool) -> None:
         for uidx, iidx, positive in zip(
@@ -262,12 +281,8 @@ class ImplicitFactors(ScoringModel):
         With confidence ``c = α`` on each positive (what ``implicit`` trains with for binary
         input): ``(G + (c - 1) VᵀV + λI) x = c Σ v``.
         """
-        confidence, k = self.config.alpha, self.config.factors
-        lhs = (
-            gram
-            + (confidence - 1.0) * (vectors.T @ vectors)
-            + self.config.regularization * np.eye(k)
-        )
+        confidence = self.config.alpha
+        lhs = gram + (confidence - 1.0) * (vectors.T @ vectors) + self._ridge
         return lhs, confidence * vectors.sum(axis=0)
 
     def _solve(self, gram: FloatArray, vectors: FloatArray) -> FloatArray:
@@ -423,8 +438,7 @@ class ImplicitFactors(ScoringModel):
         """The user's vector after new items got theirs; None before the first fit."""
         if not self.fitted:
             return None
-        if self.refresh_budget is None:
-            self._refresh_new_items(None)
+        self._refresh_few()
         return self.user_vector(uidx)
 
     def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
@@ -444,8 +458,7 @@ class ImplicitFactors(ScoringModel):
         """Return cosine similarity of item factors; None for items without a vector."""
         if not self.fitted:
             return None
-        if self.refresh_budget is None:
-            self._refresh_new_items(None)
+        self._refresh_few()
         if iidx >= len(self._item_factors):
             return None
         target = self._item_factors[iidx]

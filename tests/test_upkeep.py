@@ -1,0 +1,79 @@
+"""The upkeep worker: derived state worked off in slices under a lock, off requests."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from conftest import ConfigFactory
+from freshrec.engine import Engine
+from freshrec.models.factors import INLINE_REFRESH_ITEMS
+from freshrec.upkeep import Upkeep
+
+
+def test_steps_run_under_the_lock_until_done_and_again_after_a_poke() -> None:
+    lock = threading.RLock()
+    remaining = [5]
+    held: list[bool] = []
+
+    def step() -> bool:
+        held.append(lock._is_owned())  # type: ignore[attr-defined]
+        remaining[0] -= 1
+        return remaining[0] > 0
+
+    upkeep = Upkeep(lock, step)
+    upkeep.poke()
+    assert upkeep.wait_idle(5.0)
+    assert remaining[0] == 0 and len(held) == 5 and all(held)
+    remaining[0] = 2
+    upkeep.poke()
+    assert upkeep.wait_idle(5.0)
+    assert len(held) == 7
+    upkeep.close()
+    upkeep.poke()  # after close: ignored, no thread
+    assert upkeep.wait_idle(1.0)
+
+
+def test_a_failing_step_is_logged_and_the_worker_lives_on() -> None:
+    calls = [0]
+
+    def step() -> bool:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("boom")
+        return False
+
+    upkeep = Upkeep(threading.Lock(), step)
+    upkeep.poke()
+    assert upkeep.wait_idle(5.0)
+    upkeep.poke()
+    assert upkeep.wait_idle(5.0)
+    assert calls[0] == 2
+    upkeep.close()
+
+
+def test_a_serving_engine_gives_a_backlog_of_new_items_vectors_between_requests(
+    make_config: ConfigFactory,
+) -> None:
+    config = make_config(training={"retrain_every_events": 0})
+    with Engine.open(None, config) as engine:  # a serving engine: background work
+        trained = [
+            {"user_id": f"u{u}", "item_id": f"i{(u + k) % 10}", "type": "purchase"}
+            for u in range(20)
+            for k in range(4)
+        ]
+        engine.ingest(trained)
+        engine.train()
+        n_new = INLINE_REFRESH_ITEMS + 20  # more than a read does itself
+        engine.ingest(
+            {"user_id": f"u{u}", "item_id": f"new{k}", "type": "purchase"}
+            for k in range(n_new)
+            for u in (k % 20, (k + 1) % 20)
+        )
+        engine.wait_for_training()  # includes the upkeep worker
+        factors = engine._models.factors
+        assert not factors.has_backlog
+        rows = [engine._state.items.get(f"new{k}") for k in range(n_new)]
+        vectors = factors.trained_state()[0]
+        assert all(np.linalg.norm(vectors[row]) > 0 for row in rows if row is not None)
