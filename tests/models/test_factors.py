@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from freshrec.config import FactorsConfig
 from freshrec.models import EventBatch, ImplicitFactors
-from freshrec.models.factors import INLINE_REFRESH_ITEMS
+from freshrec.models.factors import _REFRESH_CHUNK, INLINE_REFRESH_ITEMS
 
 CONFIG = FactorsConfig(factors=4, iterations=12, regularization=0.1, alpha=4.0, seed=7)
 N_ITEMS = 10
@@ -226,7 +226,7 @@ def test_new_item_vector_does_not_depend_on_when_it_was_read() -> None:
 
 
 def test_a_refresh_budget_spreads_new_items_over_reads_and_ends_where_unbudgeted_does() -> None:
-    """With a zero budget each ``refresh`` gives one new item its vector; reads give none."""
+    """With a zero budget each ``refresh`` gives one chunk of new items vectors; reads none."""
     new_items = [N_ITEMS + k for k in range(INLINE_REFRESH_ITEMS + 4)]
     rows = [(u, item, 1.0, 1e6 + u, True) for item in new_items for u in (0, 1, 2)]
     events = EventBatch.from_rows(rows)
@@ -243,14 +243,23 @@ def test_a_refresh_budget_spreads_new_items_over_reads_and_ends_where_unbudgeted
     n_items = N_ITEMS + len(new_items)
     budgeted.score_user(3, n_items)  # a backlog: reads leave it to ``refresh``
     assert with_vectors(budgeted) == 0 and budgeted.has_backlog
-    assert budgeted.refresh() is True  # one item per slice
-    assert with_vectors(budgeted) == 1
-    for _ in range(3):
-        budgeted.refresh()
-    budgeted.score_user(3, n_items)  # few left: a read does them itself
-    assert not budgeted.has_backlog
+    assert budgeted.refresh() is True  # one chunk of items per slice
+    assert with_vectors(budgeted) == _REFRESH_CHUNK
+    slices, more = 1, True
+    while more:
+        more = budgeted.refresh()
+        slices += 1
+    assert slices == -(-len(new_items) // _REFRESH_CHUNK)
     exact.score_user(3, n_items)  # everything at once
     assert with_vectors(budgeted) == with_vectors(exact) == len(new_items)
+    # The users behind them were solved in batches: as their own fold-in solves them.
+    alone = ImplicitFactors(CONFIG)
+    alone.fit(group_events())
+    alone.partial_fit(events)
+    for u in (0, 1, 2):
+        np.testing.assert_allclose(
+            budgeted.user_vector(u), alone.user_vector(u), rtol=1e-9, atol=1e-12
+        )
     np.testing.assert_allclose(
         budgeted.trained_state()[0], exact.trained_state()[0], rtol=1e-9, atol=1e-12
     )

@@ -29,6 +29,8 @@ from freshrec.retrieval.live_index import LiveIndex
 # upkeep worker): after a burst of 640k events on a 100k shop the whole backlog, paid by the
 # next read, made that answer take 4.5 s.
 REFRESH_BUDGET_SECONDS = 0.001
+# New items per batch of user solves while a budget runs (the clock is read between).
+_REFRESH_CHUNK = 16
 # Up to this many waiting new items, a read gives them their vectors itself.
 INLINE_REFRESH_ITEMS = 32
 
@@ -342,19 +344,26 @@ class ImplicitFactors(ScoringModel):
             self._solved[uidx] = cached.vector
         return cached.vector
 
-    def _build_fold_in(self, uidx: int) -> _FoldIn | None:
+    def _fold_in_items(self, uidx: int) -> list[int]:
+        """The newest ``fold_in_max_items`` trained items of the user's positives.
+
+        The same set the rank-one updates of ``_extend_fold_in`` maintain, so a cached and
+        a rebuilt vector agree.
+        """
         profile = self._profiles.get(uidx)
-        if not profile or not self.fitted:
-            return None
-        # The newest ``fold_in_max_items`` trained items: the same set the rank-one updates
-        # of ``_extend_fold_in`` maintain, so a cached and a rebuilt vector agree.
-        items = []
+        items: list[int] = []
+        if not profile:
+            return items
         trained, limit = self._trained_list, len(self._trained_list)
         for iidx in reversed(profile):
             if iidx < limit and trained[iidx]:
                 items.append(iidx)
                 if len(items) == self.config.fold_in_max_items:
                     break
+        return items
+
+    def _build_fold_in(self, uidx: int) -> _FoldIn | None:
+        items = self._fold_in_items(uidx) if self.fitted else []
         if not items:
             return None
         lhs, rhs = self._system(self._gram, self._item_factors[items])
@@ -375,18 +384,17 @@ class ImplicitFactors(ScoringModel):
         if not self._stale_items:
             return
         pending = self._stale_items
-        if budget is None:
-            stale, self._stale_items = list(pending), set()
-            users_of = [self._users_vectors(iidx) for iidx in stale]
-        else:
-            deadline = time.perf_counter() + budget
-            stale, users_of = [], []
-            while pending:
-                iidx = pending.pop()
-                stale.append(iidx)
-                users_of.append(self._users_vectors(iidx))
-                if time.perf_counter() > deadline:
-                    break
+        deadline = None if budget is None else time.perf_counter() + budget
+        stale: list[int] = []
+        users_of: list[list[FloatArray]] = []
+        while pending:
+            take = len(pending) if deadline is None else min(len(pending), _REFRESH_CHUNK)
+            chunk = [pending.pop() for _ in range(take)]
+            self._solve_users_of(chunk)
+            stale += chunk
+            users_of += [self._users_vectors(iidx) for iidx in chunk]
+            if deadline is not None and time.perf_counter() > deadline:
+                break
         needed = max(stale) + 1
         if needed > len(self._item_factors):
             grown = np.zeros((needed, self.config.factors))
@@ -427,6 +435,25 @@ class ImplicitFactors(ScoringModel):
                     self._item_factors[iidx] = vector
                     self._serving[iidx] = vector
         self._rows_changed(stale)
+
+    def _solve_users_of(self, items: list[int]) -> None:
+        """Solve, in batches, the users of ``items`` who have no current vector."""
+        cache, solved = self._user_cache, self._solved
+        users = {
+            u
+            for iidx in items
+            for u in self._item_users.get(iidx, ())
+            if u not in solved and u not in cache
+        }
+        if not users:
+            return
+        order = list(users)
+        lists = [self._fold_in_items(u) for u in order]
+        base = self._gram + self._ridge
+        vectors = als.solve_item_lists(self.config, base, self._item_factors, lists)
+        for uidx, liked, vector in zip(order, lists, vectors, strict=True):
+            if liked:  # a user with no trained positive has no vector
+                solved[uidx] = vector
 
     def _users_vectors(self, iidx: int) -> list[FloatArray]:
         """The vectors of the users who liked a new item (those who have one)."""
