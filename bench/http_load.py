@@ -67,14 +67,20 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int, env: dict[st
     }
 
 
-def wait_for_training(base: str, timeout: float = 300) -> None:
-    """Wait until no background retrain runs (the ``freshrec_training`` gauge is 0)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+def wait_for_training(base: str, timeout: float = 300) -> float:
+    """Wait until no retrain runs and no new item waits for its vector; return the seconds.
+
+    (The ``freshrec_training`` and ``freshrec_new_items_waiting`` gauges are both 0.)
+    """
+    start = time.time()
+    while time.time() < start + timeout:
         page = httpx.get(f"{base}/metrics", timeout=10).text
-        if re.search(r"^freshrec_training 0", page, re.M):
-            return
+        training = re.search(r"^freshrec_training 0", page, re.M)
+        waiting = re.search(r"^freshrec_new_items_waiting 0", page, re.M)
+        if training and waiting:
+            break
         time.sleep(0.5)
+    return time.time() - start
 
 
 class LeanClient:
@@ -220,9 +226,9 @@ def main() -> None:
         report["ingest"]["events_per_second"] = report["ingest"]["rps"] * 500
         # Right after the burst a retrain of the grown log runs beside the answers; then the
         # same measurement once it has been swapped in.
-        report["event_to_effect"] = event_to_effect_both(base, 500, "during")
-        wait_for_training(base)
-        report["event_to_effect_settled"] = event_to_effect_both(base, 500, "settled")
+        report["event_to_effect"] = event_to_effect_both(base, 1000, "during")
+        report["settle_seconds"] = wait_for_training(base)
+        report["event_to_effect_settled"] = event_to_effect_both(base, 1000, "settled")
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -500,6 +500,7 @@ class Engine(TrainingMixin):
                 "model_version": self._models.version,
                 "trained_through_events": self._trained_through,
                 "training": self._trainer.running,
+                "new_items_waiting": self._models.factors.backlog,
                 "content": self._content.stats(),
             }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import re
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,15 @@ def test_metrics_count_requests_by_route_template(seeded: TestClient) -> None:
     assert "freshrec_engine_events 300.0" in text
     assert 'freshrec_model_info{version="online-only"} 1.0' in text
     assert "freshrec_training 0.0" in text  # no retrain running
+    assert "freshrec_new_items_waiting 0.0" in text
+    # The process's own health: memory and CPU, and garbage-collector pauses.
+    assert "process_resident_memory_bytes" in text
+    gc.collect()
+    gc_text = seeded.get("/metrics").text
+    full = r'^freshrec_gc_collections_total\{generation="2"\} (\S+)'
+    collections = re.search(full, gc_text, re.M)
+    assert collections is not None and float(collections.group(1)) >= 1
+    assert 'freshrec_gc_pause_max_seconds{generation="2"}' in gc_text
 
 
 def test_dashboard(seeded: TestClient) -> None:

@@ -222,6 +222,11 @@ class ImplicitFactors(ScoringModel):
         self._record(events, track_new_items=True)
 
     @property
+    def backlog(self) -> int:
+        """How many new items wait for their vectors (see ``refresh``)."""
+        return len(self._stale_items) if self.fitted else 0
+
+    @property
     def has_backlog(self) -> bool:
         """Whether new items wait for their vectors (see ``refresh``)."""
         return bool(self._stale_items) and self.fitted

@@ -68,6 +68,11 @@ class _LiveCollector(Collector):
         yield GaugeMetricFamily(
             "freshrec_training", "1 while a background retrain runs.", value=int(stats["training"])
         )
+        yield GaugeMetricFamily(
+            "freshrec_new_items_waiting",
+            "New items whose factor vectors the upkeep worker has yet to compute.",
+            value=stats["new_items_waiting"],
+        )
         info = GaugeMetricFamily(
             "freshrec_model_info", "The serving model version.", labels=["version"]
         )
