@@ -124,11 +124,15 @@ def main() -> None:
         "whole_catalogue": summary(dense_times),
     }
     variants = []
-    for factors, covisitation, trending, ef in [
-        (30, 100, 50, 40),
-        (50, 100, 50, 60),
-        (100, 200, 100, 100),
-        (200, 400, 200, 200),
+    # The last three only matter with content in the blend (--settings).
+    for factors, covisitation, trending, ef, content in [
+        (30, 100, 50, 40, 200),
+        (50, 100, 50, 60, 200),
+        (100, 200, 100, 100, 200),
+        (200, 400, 200, 200, 200),
+        (50, 100, 50, 60, 100),
+        (50, 100, 50, 60, 50),
+        (50, 100, 50, 60, 30),
     ][args.first_variant :]:
         retrieval = RetrievalConfig(
             candidates_from_items=1,
@@ -136,6 +140,7 @@ def main() -> None:
             covisitation_candidates=covisitation,
             trending_candidates=trending,
             factor_ef_search=ef,
+            content_candidates=content,
         )
         use(retrieval)
         got, times = answers(engine, users, args.n)
@@ -148,6 +153,7 @@ def main() -> None:
                 "covisitation": covisitation,
                 "trending": trending,
                 "ef_search": ef,
+                "content": content,
                 "overlap_at_n": round(float(np.mean(overlap)), 4),
                 **summary(times),
             }

@@ -142,10 +142,11 @@ class RetrievalConfig(_Section):
     user's recent items co-occur with (their ``covisitation_candidates`` strongest), the
     nearest items to the user's factor vector in an ANN index over item factors
     (``factor_candidates``), the hot list (``trending_candidates`` most popular, recomputed
-    at most every ``hot_refresh_seconds``) and, when content takes part, the user's nearest
-    items in text space. Each candidate is then scored by every source of the blend, exactly
-    as the whole-catalogue path scores it. The threshold and the counts are chosen by
-    ``bench/candidates.py`` (agreement with whole-catalogue answers against latency).
+    at most every ``hot_refresh_seconds``) and, when content takes part, the user's
+    ``content_candidates`` nearest items in text space. Each candidate is then scored by
+    every source of the blend, exactly as the whole-catalogue path scores it. The threshold
+    and the counts are chosen by ``bench/candidates.py`` (agreement with whole-catalogue
+    answers against latency; content nominating 50 agrees as well as 200 and saves 16 %).
 
     The factor index is built anew by a retrain from scratch, when it is older than
     ``factor_index_rebuild_seconds``, or when a warm-started retrain moved more than
@@ -163,6 +164,7 @@ class RetrievalConfig(_Section):
     factor_candidates: int = Field(default=50, ge=1)
     factor_ef_search: int = Field(default=60, ge=1)
     trending_candidates: int = Field(default=50, ge=1)
+    content_candidates: int = Field(default=50, ge=1)
     hot_refresh_seconds: float = Field(default=1.0, ge=0)
     factor_index_rebuild_seconds: float = Field(default=3_600.0, ge=0)
     factor_index_rebuild_share: float = Field(default=0.25, ge=0, le=1)

@@ -187,7 +187,7 @@ class Pipelines:
 
         if pool is None:
             return [Source(scenarios.CONTENT, weight, score)]
-        k = pool.k(self.config.content.candidates)
+        k = pool.k(pool.config.content_candidates)
 
         def propose() -> npt.NDArray[np.int64] | None:
             if (history is None or not history.recent) and text.strip():
