@@ -8,7 +8,7 @@ import numpy as np
 
 from conftest import ConfigFactory
 from freshrec.engine import Engine
-from freshrec.models.factors import INLINE_REFRESH_ITEMS
+from freshrec.models.new_items import INLINE_REFRESH_ITEMS
 from freshrec.upkeep import Upkeep
 
 

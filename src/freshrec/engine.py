@@ -30,7 +30,7 @@ from freshrec.engine_training import MODEL_BLOB, TrainingMixin
 from freshrec.errors import StoreError, UnknownItemError, UnknownScenarioError, ValidationError
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import ScoringModel
-from freshrec.models.factors import REFRESH_BUDGET_SECONDS
+from freshrec.models.new_items import REFRESH_BUDGET_SECONDS
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
 from freshrec.scenarios import Blend, ModelSet, Source

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
+from scipy.linalg import lapack
 from threadpoolctl import threadpool_limits
 
 from freshrec.config import FactorsConfig
@@ -169,3 +170,16 @@ def _als(config: FactorsConfig, iterations: int) -> AlternatingLeastSquares:
         num_threads=1,
         calculate_training_loss=False,
     )
+
+
+def solve_spd(lhs: FloatArray, rhs: FloatArray) -> FloatArray:
+    """Solve ``lhs @ x = rhs`` for a symmetric positive definite ``lhs`` (ALS normal equations).
+
+    LAPACK's Cholesky solve directly: for 32 x 32 systems ``np.linalg.solve`` spends three
+    times as long in its Python wrapper as in the arithmetic. Falls back to the general solver
+    when ``lhs`` is not positive definite (possible only with ``alpha < 1``).
+    """
+    _, solution, info = lapack.dposv(lhs, rhs)
+    if info != 0:
+        return np.asarray(np.linalg.solve(lhs, rhs), dtype=np.float64)
+    return np.asarray(solution, dtype=np.float64)

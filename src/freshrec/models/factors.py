@@ -10,29 +10,20 @@
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy.linalg import blas, lapack
+from scipy.linalg import blas
 
 from freshrec.config import FactorsConfig
 from freshrec.models import als
 from freshrec.models.base import EventBatch, FloatArray, IntArray, ScoringModel
+from freshrec.models.new_items import NewItemsMixin
 from freshrec.retrieval.ann import VectorIndex
 from freshrec.retrieval.live_index import LiveIndex
-
-# One slice of a serving engine's new-item fold-in (``ImplicitFactors.refresh``, run by its
-# upkeep worker): after a burst of 640k events on a 100k shop the whole backlog, paid by the
-# next read, made that answer take 4.5 s.
-REFRESH_BUDGET_SECONDS = 0.001
-# New items per batch of user solves while a budget runs (the clock is read between).
-_REFRESH_CHUNK = 16
-# Up to this many waiting new items, a read gives them their vectors itself.
-INLINE_REFRESH_ITEMS = 32
 
 
 @dataclass(slots=True)
@@ -67,7 +58,7 @@ class PreparedFactors:
     users: dict[int, FloatArray]  # solved vectors at the snapshot
 
 
-class ImplicitFactors(ScoringModel):
+class ImplicitFactors(NewItemsMixin, ScoringModel):
     """ALS item factors with per-user and per-new-item fold-in."""
 
     name = "factors"
@@ -164,7 +155,7 @@ class ImplicitFactors(ScoringModel):
             mask.tolist(),
             user_gram,
             user_base,
-            _solve_spd(user_base, self._identity),
+            als.solve_spd(user_base, self._identity),
             rows.T @ rows,
             users if users is not None else {},
         )
@@ -221,42 +212,6 @@ class ImplicitFactors(ScoringModel):
         """Record new positives; affected users and new items are re-folded when next read."""
         self._record(events, track_new_items=True)
 
-    @property
-    def backlog(self) -> int:
-        """How many new items wait for their vectors (see ``refresh``)."""
-        return len(self._stale_items) if self.fitted else 0
-
-    @property
-    def has_backlog(self) -> bool:
-        """Whether new items wait for their vectors (see ``refresh``)."""
-        return bool(self._stale_items) and self.fitted
-
-    def refresh(self) -> bool:
-        """Spend up to ``refresh_budget`` giving new items their vectors; True if more wait.
-
-        With a budget, reads leave this to the caller (a serving engine's upkeep worker,
-        between requests); without one every read does all of it anyway.
-        """
-        if self.has_backlog:
-            self._refresh_new_items(self.refresh_budget)
-        return self.has_backlog
-
-    def _refresh_few(self) -> None:
-        """On a read: all waiting new items, unless a budget is set and they are many.
-
-        A few (what a handful of events makes) cost a read well under a millisecond, and
-        doing them inline keeps a read right after a write exact; a backlog is left to
-        ``refresh``.
-        """
-        stale = self._stale_items
-        if stale and (self.refresh_budget is None or len(stale) <= INLINE_REFRESH_ITEMS):
-            self._refresh_new_items(None)
-
-    def refresh_all(self) -> None:
-        """Give every waiting new item its vector now, whatever the budget (start-up)."""
-        if self.has_backlog:
-            self._refresh_new_items(None)
-
     def _record(self, events: EventBatch, track_new_items: bool) -> None:
         for uidx, iidx, positive in zip(
             events.uidx.tolist(), events.iidx.tolist(), events.positive.tolist(), strict=True
@@ -274,10 +229,6 @@ class ImplicitFactors(ScoringModel):
             # The user's vector moved, so every new item folded in from it must be redone;
             # otherwise its vector would depend on when it was first read.
             self._stale_items.update(self._user_new_items.get(uidx, ()))
-
-    def _track_new_item(self, uidx: int, iidx: int) -> None:
-        self._item_users.setdefault(iidx, []).append(uidx)
-        self._user_new_items.setdefault(uidx, []).append(iidx)
 
     # -- fold-in ------------------------------------------------------------------------------
 
@@ -373,96 +324,11 @@ class ImplicitFactors(ScoringModel):
             return None
         lhs, rhs = self._system(self._gram, self._item_factors[items])
         # Column-major, so the BLAS rank-one updates of ``_apply_pending`` work in place.
-        inverse = np.asfortranarray(_solve_spd(lhs, self._identity))
+        inverse = np.asfortranarray(als.solve_spd(lhs, self._identity))
         cached = self._user_cache[uidx] = _FoldIn(inverse, rhs, len(items))
         if len(self._user_cache) > self.config.fold_in_cache_users:
             self._user_cache.popitem(last=False)
         return cached
-
-    def _refresh_new_items(self, budget: float | None) -> None:
-        """Give untrained items with positives a vector from their users' vectors.
-
-        Each item needs its users' vectors (a solve for each user not solved since their
-        last positive), so a burst of events on new items is a backlog of seconds: with a
-        ``budget`` (seconds) it is worked off a slice at a time; the rest stay stale.
-        """
-        if not self._stale_items:
-            return
-        pending = self._stale_items
-        deadline = None if budget is None else time.perf_counter() + budget
-        stale: list[int] = []
-        users_of: list[list[FloatArray]] = []
-        while pending:
-            take = len(pending) if deadline is None else min(len(pending), _REFRESH_CHUNK)
-            chunk = [pending.pop() for _ in range(take)]
-            self._solve_users_of(chunk)
-            stale += chunk
-            users_of += [self._users_vectors(iidx) for iidx in chunk]
-            if deadline is not None and time.perf_counter() > deadline:
-                break
-        needed = max(stale) + 1
-        if needed > len(self._item_factors):
-            grown = np.zeros((needed, self.config.factors))
-            grown[: len(self._item_factors)] = self._item_factors
-            self._item_factors = grown
-            self._serving = grown.astype(np.float32)
-            trained = np.zeros(needed, dtype=np.bool_)
-            trained[: len(self._trained)] = self._trained
-            self._set_trained(trained)
-        confidence = self.config.alpha
-        weight = confidence - 1.0
-        single_items: list[int] = []
-        single_users: list[FloatArray] = []
-        for iidx, found in zip(stale, users_of, strict=True):
-            if len(found) == 1:
-                single_items.append(iidx)
-                single_users.append(found[0])
-            elif found:
-                users = np.array(found)
-                lhs = np.add(self._user_base, weight * (users.T @ users))
-                vector = _solve_spd(lhs, confidence * np.add.reduce(users))
-                self._item_factors[iidx] = vector
-                self._serving[iidx] = vector
-        if single_items:
-            # One user: (B + w v vᵀ) x = α v has the closed form x = α z / (1 + w v·z) with
-            # z = B⁻¹ v (Sherman-Morrison), so every such item is three numpy calls in all.
-            users = np.array(single_users)
-            z = users @ self._user_base_inverse  # B is symmetric
-            denominator = 1.0 + weight * np.einsum("ij,ij->i", users, z)
-            if denominator.min() > 1e-9:  # always, unless alpha < 1
-                vectors = z * (confidence / denominator)[:, None]
-                self._item_factors[single_items] = vectors
-                self._serving[single_items] = vectors
-            else:
-                for iidx, user in zip(single_items, single_users, strict=True):
-                    lhs = self._user_base + weight * np.multiply.outer(user, user)
-                    vector = _solve_spd(lhs, confidence * user)
-                    self._item_factors[iidx] = vector
-                    self._serving[iidx] = vector
-        self._rows_changed(stale)
-
-    def _solve_users_of(self, items: list[int]) -> None:
-        """Solve, in batches, the users of ``items`` who have no current vector."""
-        cache, solved = self._user_cache, self._solved
-        users = {
-            u
-            for iidx in items
-            for u in self._item_users.get(iidx, ())
-            if u not in solved and u not in cache
-        }
-        if not users:
-            return
-        order = list(users)
-        lists = [self._fold_in_items(u) for u in order]
-        base = self._gram + self._ridge
-        vectors = als.solve_item_lists(self.config, base, self._item_factors, lists)
-        for uidx, liked, vector in zip(order, lists, vectors, strict=True):
-            if liked:  # a user with no trained positive has no vector
-                solved[uidx] = vector
-
-    def _users_vectors(self, iidx: int) -> list[FloatArray]:
-        """The vectors of the users who liked a new item (those who have one)."""
-        return [v for u in self._item_users.get(iidx, ()) if (v := self.user_vector(u)) is not None]
 
     # -- scoring ------------------------------------------------------------------------------
 
@@ -594,16 +460,3 @@ class ImplicitFactors(ScoringModel):
         out = np.zeros(len(items), dtype=np.float64)
         out[inside] = serving[items[inside]] @ vector.astype(np.float32)
         return out
-
-
-def _solve_spd(lhs: FloatArray, rhs: FloatArray) -> FloatArray:
-    """Solve ``lhs @ x = rhs`` for a symmetric positive definite ``lhs`` (ALS normal equations).
-
-    LAPACK's Cholesky solve directly: for 32 x 32 systems ``np.linalg.solve`` spends three
-    times as long in its Python wrapper as in the arithmetic. Falls back to the general solver
-    when ``lhs`` is not positive definite (possible only with ``alpha < 1``).
-    """
-    _, solution, info = lapack.dposv(lhs, rhs)
-    if info != 0:
-        return np.asarray(np.linalg.solve(lhs, rhs), dtype=np.float64)
-    return np.asarray(solution, dtype=np.float64)
