@@ -78,9 +78,9 @@ def wait_for_training(base: str, timeout: float = 300) -> float:
         training = re.search(r"^freshrec_training 0", page, re.M)
         waiting = re.search(r"^freshrec_new_items_waiting 0", page, re.M)
         if training and waiting:
-            break
+            return time.time() - start
         time.sleep(0.5)
-    return time.time() - start
+    sys.exit(f"the server did not settle within {timeout:.0f} s")
 
 
 class LeanClient:

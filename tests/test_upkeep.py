@@ -31,8 +31,10 @@ def test_steps_run_under_the_lock_until_done_and_again_after_a_poke() -> None:
     assert upkeep.wait_idle(5.0)
     assert len(held) == 7
     upkeep.close()
-    upkeep.poke()  # after close: ignored, no thread
+    remaining[0] = 3
+    upkeep.poke()  # after close: ignored
     assert upkeep.wait_idle(1.0)
+    assert len(held) == 7 and remaining[0] == 3
 
 
 def test_a_failing_step_is_logged_and_the_worker_lives_on() -> None:
@@ -57,23 +59,31 @@ def test_a_serving_engine_gives_a_backlog_of_new_items_vectors_between_requests(
     make_config: ConfigFactory,
 ) -> None:
     config = make_config(training={"retrain_every_events": 0})
-    with Engine.open(None, config) as engine:  # a serving engine: background work
-        trained = [
-            {"user_id": f"u{u}", "item_id": f"i{(u + k) % 10}", "type": "purchase"}
-            for u in range(20)
-            for k in range(4)
-        ]
-        engine.ingest(trained)
-        engine.train()
-        n_new = INLINE_REFRESH_ITEMS + 20  # more than a read does itself
-        engine.ingest(
-            {"user_id": f"u{u}", "item_id": f"new{k}", "type": "purchase"}
-            for k in range(n_new)
-            for u in (k % 20, (k + 1) % 20)
-        )
-        engine.wait_for_training()  # includes the upkeep worker
-        factors = engine._models.factors
-        assert not factors.has_backlog
-        rows = [engine._state.items.get(f"new{k}") for k in range(n_new)]
-        vectors = factors.trained_state()[0]
-        assert all(np.linalg.norm(vectors[row]) > 0 for row in rows if row is not None)
+    trained = [
+        {"user_id": f"u{u}", "item_id": f"i{(u + k) % 10}", "type": "purchase"}
+        for u in range(20)
+        for k in range(4)
+    ]
+    n_new = INLINE_REFRESH_ITEMS + 20  # more than a read does itself
+    burst = [
+        {"user_id": f"u{u}", "item_id": f"new{k}", "type": "purchase"}
+        for k in range(n_new)
+        for u in (k % 20, (k + 1) % 20)
+    ]
+    vectors = []
+    # A serving engine (upkeep worker) and a replaying one (all on the next read).
+    for background in (True, False):
+        with Engine.open(None, config, background_training=background) as engine:
+            engine.ingest(trained)
+            engine.train()
+            engine.ingest(burst)
+            if background:
+                engine.wait_for_training()  # includes the upkeep worker
+                assert not engine._models.factors.has_backlog
+            else:
+                engine.recommend("u0")  # the read that does the backlog
+            rows = [engine._state.items.get(f"new{k}") for k in range(n_new)]
+            assert None not in rows
+            vectors.append(engine._models.factors.trained_state()[0][rows])
+    assert (np.linalg.norm(vectors[0], axis=1) > 0).all()
+    np.testing.assert_allclose(vectors[0], vectors[1], rtol=1e-9, atol=1e-12)

@@ -154,9 +154,9 @@ class RetrievalConfig(_Section):
     tolerance. Rewriting a live HNSW node costs about two insertions (``bench/ann_update.py``)
     and is done on the serving graph, holding searches back a moment per chunk; a new index
     is built to the side, so past a quarter of the rows it is the better deal. Otherwise
-    the index follows the moved rows (it only nominates; scores come from the new factors).
-    ``factor_ef_construction`` is the graph's build breadth: 64 nominates as well as 200
-    (recall@50 0.79 both) at 30 % of the build time (same benchmark).
+    the index's worker rewrites the moved rows after the swap (it only nominates; scores
+    come from the new factors). ``factor_ef_construction`` is the graph's build breadth: 64
+    nominates as well as 200 (recall@50 0.790 against 0.784) at 30 % of the build time.
     """
 
     candidates_from_items: int = Field(default=25_000, ge=1)
@@ -200,6 +200,9 @@ class ContentConfig(_Section):
     ``none`` (keywords and item vectors only). The ONNX files are exported once from the
     locally installed weights into ``model_cache_dir``. Fusion weights, the mapping's ridge
     penalty and the candidate count were chosen by measurement (docs/benchmarks.md).
+    ``candidates`` is how many nearest items a whole-catalogue content score covers (small
+    catalogues, similar items, search); on a large catalogue a home feed's content source
+    nominates ``retrieval.content_candidates`` instead.
     """
 
     encoder: Literal["onnx-int8", "onnx-fp32", "torch-fp32", "none"] = "onnx-int8"

@@ -30,7 +30,7 @@ from freshrec.engine_training import MODEL_BLOB, TrainingMixin
 from freshrec.errors import StoreError, UnknownItemError, UnknownScenarioError, ValidationError
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import ScoringModel
-from freshrec.models.new_items import REFRESH_BUDGET_SECONDS
+from freshrec.models.new_items import INLINE_REFRESH_ITEMS, REFRESH_BUDGET_SECONDS
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
 from freshrec.scenarios import Blend, ModelSet, Source
@@ -83,8 +83,8 @@ class Engine(TrainingMixin):
         self._models = ModelSet(
             CoVisitation(self.config.covisitation),
             Trending(self.config.trending),
-            # Serving spreads new items' fold-in over reads and writes; a replay does it all
-            # on the next read, so its answers do not depend on timing.
+            # Serving leaves a backlog of new items' fold-in to the upkeep worker; a replay
+            # does it all on the next read, so its answers do not depend on timing.
             ImplicitFactors(
                 self.config.factors, REFRESH_BUDGET_SECONDS if background_training else None
             ),
@@ -292,13 +292,18 @@ class Engine(TrainingMixin):
         self._upkeep_due()
 
     def _upkeep_due(self) -> None:
-        """Wake the upkeep worker if new items wait for their factor vectors."""
-        if self._upkeep is not None and self._models.factors.has_backlog:
+        """Wake the upkeep worker if more new items wait for vectors than a read would do."""
+        if self._upkeep is not None and self._models.factors.backlog > INLINE_REFRESH_ITEMS:
             self._upkeep.poke()
 
     def _upkeep_step(self) -> bool:
         """One slice of upkeep (under the lock); True while more remains."""
-        return self._models.factors.refresh()
+        more = self._models.factors.refresh()
+        if not more:
+            # Answers cached while a backlog of new items had no vectors yet (reads leave a
+            # backlog to this worker) are not kept past it.
+            self._state.catalogue_version += 1
+        return more
 
     def _online_models(self) -> list[ScoringModel]:
         """Models whose per-event state is read somewhere (zero-weight sources are skipped)."""

@@ -4,7 +4,9 @@ On a small box a retrain, an encoding batch or an index rebuild competes with an
 the same two cores; most of that work runs in native code outside the GIL, so the GIL does
 not arbitrate: the kernel's scheduler does. Linux applies a nice value per thread, so the
 workers lower their own priority and the event loop and the read thread win whenever both
-want a core (an idle core is still used in full). Elsewhere this is a no-op.
+want a core (an idle core is still used in full). Elsewhere this is a no-op. A worker that
+holds the engine's lock for long stretches must not be niced (a request would wait behind
+a thread the scheduler keeps waiting): the upkeep worker is not.
 """
 
 from __future__ import annotations
@@ -21,13 +23,17 @@ BACKGROUND_NICENESS = 10
 _MAX_NICENESS = 19
 
 
-def lower_priority(steps: int = BACKGROUND_NICENESS) -> None:
-    """Make the calling thread nicer by ``steps`` (Linux only; never fails)."""
+def lower_priority(niceness: int = BACKGROUND_NICENESS) -> None:
+    """Run the calling thread at ``niceness`` at least (Linux only; never fails).
+
+    A level, not a step: a thread inherits its creator's niceness, so a worker started by
+    another worker would otherwise add up to the maximum.
+    """
     if not sys.platform.startswith("linux"):
         return
     thread = threading.get_native_id()
     try:
         current = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, min(_MAX_NICENESS, current + steps))
+        os.setpriority(os.PRIO_PROCESS, thread, min(_MAX_NICENESS, max(current, niceness)))
     except OSError:  # a sandbox may refuse; the work runs all the same
         log.debug("could not lower the priority of thread %s", thread, exc_info=True)

@@ -4,8 +4,8 @@ New items' factor vectors are derived from their users' vectors; after a burst o
 items the last fit did not know, or after a retrain's swap, that is seconds of solves. Paid
 by the next answer it was a 4.5 s response (100k shop, 640k-event burst); paid a slice per
 answer and per write it still added ~2 ms to every request until the backlog drained. Here
-a niced worker takes the engine's lock for one slice at a time and lets go in between, so a
-request waits at most one slice for the lock and pays nothing for the backlog itself.
+a worker takes the engine's lock for one slice at a time and lets go in between, so a
+request waits about one slice for the lock and pays nothing for the backlog itself.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-
-from freshrec.threads import lower_priority
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +69,7 @@ class Upkeep:
             thread.join()
 
     def _run(self) -> None:
-        lower_priority()
+        # Not niced (``threads``): it holds the engine's lock, which requests wait for.
         while True:
             with self._cond:
                 self._busy = False

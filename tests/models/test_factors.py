@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from freshrec.config import FactorsConfig
 from freshrec.models import EventBatch, ImplicitFactors
-from freshrec.models.new_items import INLINE_REFRESH_ITEMS, REFRESH_CHUNK_ITEMS
+from freshrec.models.new_items import INLINE_REFRESH_ITEMS, REFRESH_CHUNK_USERS
 
 CONFIG = FactorsConfig(factors=4, iterations=12, regularization=0.1, alpha=4.0, seed=7)
 N_ITEMS = 10
@@ -244,12 +244,13 @@ def test_a_refresh_budget_spreads_new_items_over_reads_and_ends_where_unbudgeted
     budgeted.score_user(3, n_items)  # a backlog: reads leave it to ``refresh``
     assert with_vectors(budgeted) == 0 and budgeted.has_backlog
     assert budgeted.refresh() is True  # one chunk of items per slice
-    assert with_vectors(budgeted) == REFRESH_CHUNK_ITEMS
+    per_chunk = -(-REFRESH_CHUNK_USERS // 3)  # each new item has three users
+    assert with_vectors(budgeted) == per_chunk
     slices, more = 1, True
     while more:
         more = budgeted.refresh()
         slices += 1
-    assert slices == -(-len(new_items) // REFRESH_CHUNK_ITEMS)
+    assert slices == -(-len(new_items) // per_chunk)
     exact.score_user(3, n_items)  # everything at once
     assert with_vectors(budgeted) == with_vectors(exact) == len(new_items)
     # The users behind them were solved in batches: as their own fold-in solves them.

@@ -460,3 +460,15 @@ def test_lock_holds_new_readers_back_while_a_writer_waits() -> None:
     writer.join(timeout=10)
     reader.join(timeout=10)
     assert order == ["first read done", "write", "late read"]
+
+
+def test_graph_write_chunks_are_sized_to_hold_the_lock_about_two_milliseconds() -> None:
+    from freshrec.retrieval.ann import _WRITE_CHUNK_MAX, _WRITE_HOLD_SECONDS, _next_chunk
+
+    # Cheap vectors: the chunk doubles, up to the cap.
+    assert _next_chunk(8, _WRITE_HOLD_SECONDS / 100) == 16
+    assert _next_chunk(_WRITE_CHUNK_MAX, 0.0) == _WRITE_CHUNK_MAX
+    # Costly ones (1 ms each): two per hold.
+    assert _next_chunk(8, 0.008) == 2
+    # A single vector slower than the hold: one at a time.
+    assert _next_chunk(1, 0.05) == 1

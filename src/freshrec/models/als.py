@@ -143,12 +143,15 @@ def solve_item_lists(
     for length, positions in by_length.items():
         if length == 0:
             continue
-        liked = item_factors[np.array([lists[p] for p in positions])]  # [users, length, k]
-        lhs = base + (alpha - 1.0) * np.matmul(liked.transpose(0, 2, 1), liked)
-        rhs = alpha * liked.sum(axis=1)
-        vectors = np.linalg.solve(lhs, rhs[:, :, None])[:, :, 0]
-        for position, vector in zip(positions, vectors, strict=True):
-            out[position] = vector
+        step = max(1, POSITIVES_PER_SOLVE // length)  # bounds the [users, length, k] block
+        for at in range(0, len(positions), step):
+            group = positions[at : at + step]
+            liked = item_factors[np.array([lists[p] for p in group])]  # [users, length, k]
+            lhs = base + (alpha - 1.0) * np.matmul(liked.transpose(0, 2, 1), liked)
+            rhs = alpha * liked.sum(axis=1)
+            vectors = np.linalg.solve(lhs, rhs[:, :, None])[:, :, 0]
+            for position, vector in zip(group, vectors, strict=True):
+                out[position] = vector
     return [v if v is not None else np.zeros(item_factors.shape[1]) for v in out]
 
 

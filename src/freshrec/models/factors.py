@@ -23,7 +23,7 @@ from freshrec.models import als
 from freshrec.models.base import EventBatch, FloatArray, IntArray, ScoringModel
 from freshrec.models.new_items import NewItemsMixin
 from freshrec.retrieval.ann import VectorIndex
-from freshrec.retrieval.live_index import LiveIndex
+from freshrec.retrieval.live_index import IndexedVectors, LiveIndex
 
 
 @dataclass(slots=True)
@@ -222,13 +222,16 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
             if iidx in profile:
                 continue
             profile[iidx] = None
-            self._solved.pop(uidx, None)
-            self._extend_fold_in(uidx, iidx)
-            if track_new_items and not self._is_trained(iidx):
+            if self._is_trained(iidx):
+                self._solved.pop(uidx, None)
+                self._extend_fold_in(uidx, iidx)
+                # The user's vector moved, so every new item folded in from it must be
+                # redone; otherwise its vector would depend on when it was first read.
+                self._stale_items.update(self._user_new_items.get(uidx, ()))
+            elif track_new_items:
+                # A user's vector counts trained items only: it stays; the item gained a user.
                 self._track_new_item(uidx, iidx)
-            # The user's vector moved, so every new item folded in from it must be redone;
-            # otherwise its vector would depend on when it was first read.
-            self._stale_items.update(self._user_new_items.get(uidx, ()))
+                self._stale_items.add(iidx)
 
     # -- fold-in ------------------------------------------------------------------------------
 
@@ -413,20 +416,26 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
 
     # -- candidate retrieval ------------------------------------------------------------------
 
-    def use_index(self, index: VectorIndex | None, background: bool = True) -> None:
+    def use_index(
+        self,
+        index: VectorIndex | None,
+        background: bool = True,
+        indexed: IndexedVectors | None = None,
+    ) -> None:
         """Nominate candidates from ``index`` (built over the installed factors), or stop.
 
         Call after ``set_item_factors``; rows rewritten later (fold-in of new items, content
         placement) reach the index through a worker thread (inline if not ``background``).
+        ``indexed``: ``IndexedVectors.of(index)`` made beforehand, off the caller's lock.
         """
         if index is None:
             if self._index is not None:
                 self._index.close()
             self._index = None
         elif self._index is None:
-            self._index = LiveIndex(index, self._vectors_of, background)
+            self._index = LiveIndex(index, self._vectors_of, background, indexed=indexed)
         else:
-            self._index.replace(index, self._vectors_of)
+            self._index.replace(index, self._vectors_of, indexed)
 
     def _vectors_of(self, rows: IntArray) -> npt.NDArray[np.float32]:
         serving = self._serving  # one read: a retrain may swap the array meanwhile

@@ -62,12 +62,13 @@ class LiveIndex:
         vectors_of: VectorsOf,
         background: bool = True,
         tolerance: float = 0.05,
+        indexed: IndexedVectors | None = None,
     ) -> None:
         self._index = index
         self._vectors_of = vectors_of
         self._background = background
         self.tolerance = tolerance
-        self._indexed = _Indexed.of(index)
+        self._indexed = indexed if indexed is not None else IndexedVectors.of(index)
         self._dirty: set[int] = set()
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
@@ -84,9 +85,16 @@ class LiveIndex:
         ids, _ = self._index.search(query, n)
         return ids
 
-    def replace(self, index: VectorIndex, vectors_of: VectorsOf) -> None:
-        """Serve from a freshly built index (a retrain); rows queued before are re-read."""
-        indexed = _Indexed.of(index)
+    def replace(
+        self, index: VectorIndex, vectors_of: VectorsOf, indexed: IndexedVectors | None = None
+    ) -> None:
+        """Serve from a freshly built index (a retrain); rows queued before are re-read.
+
+        ``indexed`` is ``IndexedVectors.of(index)``, made beforehand: reading 100k vectors
+        back out of hnswlib takes ~250 ms, which a caller holding a lock should not spend.
+        """
+        if indexed is None:
+            indexed = IndexedVectors.of(index)
         with self._cond:
             self._index, self._vectors_of, self._indexed = index, vectors_of, indexed
 
@@ -171,15 +179,16 @@ class LiveIndex:
             indexed.drop(gone)
 
 
-class _Indexed:
-    """The vectors the index holds, by row: what a changed row is compared against."""
+class IndexedVectors:
+    """The vectors an index holds, by row: what a changed row is compared against."""
 
     def __init__(self, vectors: npt.NDArray[np.float32], held: npt.NDArray[np.bool_]) -> None:
         self.vectors = vectors
         self.held = held
 
     @classmethod
-    def of(cls, index: VectorIndex) -> _Indexed:
+    def of(cls, index: VectorIndex) -> IndexedVectors:
+        """A copy of what ``index`` holds (slow: every vector is read back)."""
         ids, vectors = index.vectors()
         size = int(ids.max()) + 1 if len(ids) else 0
         matrix = np.zeros((size, vectors.shape[1] if vectors.ndim == 2 else 0), np.float32)
@@ -188,6 +197,7 @@ class _Indexed:
         return cls(matrix, held)
 
     def holds(self, rows: IntArray) -> npt.NDArray[np.bool_]:
+        """Per row: whether the index holds it."""
         return _held(self.held, rows)
 
     def moved(
@@ -207,6 +217,7 @@ class _Indexed:
         return out
 
     def put(self, rows: IntArray, vectors: npt.NDArray[np.float32]) -> None:
+        """Record rows just written to the index (growing the copy when needed)."""
         needed = int(rows.max()) + 1
         if needed > len(self.held) or vectors.shape[1] != self.vectors.shape[1]:
             size = max(needed, 2 * len(self.held))
@@ -220,6 +231,7 @@ class _Indexed:
         self.held[rows] = True
 
     def drop(self, rows: IntArray) -> None:
+        """Record rows just removed from the index."""
         self.held[rows[rows < len(self.held)]] = False
 
 

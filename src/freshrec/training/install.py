@@ -12,7 +12,7 @@ from freshrec.models import als
 from freshrec.models.base import EventBatch, FloatArray
 from freshrec.models.factors import PreparedFactors
 from freshrec.retrieval.ann import VectorIndex, VectorIndexConfig
-from freshrec.retrieval.live_index import build_index
+from freshrec.retrieval.live_index import IndexedVectors, build_index
 from freshrec.scenarios import ModelSet
 from freshrec.state.vocabulary import IdVocabulary
 from freshrec.training.artifacts import ModelArtifact
@@ -29,6 +29,8 @@ class Prepared:
     index: VectorIndex | None
     # Content-predicted factors for items without behaviour: (item indices, [len, k]).
     placement: tuple[list[int], FloatArray] | None = None
+    # What ``index`` holds, read back here rather than under the lock (``LiveIndex``).
+    indexed: IndexedVectors | None = None
 
 
 def prepare(
@@ -49,7 +51,8 @@ def prepare(
         factors = models.factors.prepare(
             trained.item_factors, trained.trained, trained.user_gram, trained.users
         )
-    return Prepared(version, weights, factors, index, placement)
+    indexed = IndexedVectors.of(index) if index is not None else None
+    return Prepared(version, weights, factors, index, placement, indexed)
 
 
 def install(
@@ -68,7 +71,11 @@ def install(
     if prepared.factors is not None:
         models.factors.install(prepared.factors, since)
         if prepared.index is not None:
-            models.factors.use_index(prepared.index, background)
+            models.factors.use_index(prepared.index, background, prepared.indexed)
+        elif models.factors.index is not None:
+            # A kept index follows the retrained rows; its worker skips those that barely
+            # moved (the engine keeps it only when few did: ``_new_factor_index``).
+            models.factors.index.changed(np.flatnonzero(prepared.factors.trained).tolist())
         if prepared.placement is not None:
             models.factors.set_content_factors(*prepared.placement)
     models.ease.set_weights(prepared.weights.ease)
