@@ -10,6 +10,7 @@ import pytest
 
 from freshrec.errors import FreshrecError
 from freshrec.retrieval import VectorIndex, VectorIndexConfig, VectorIndexError, ann
+from freshrec.retrieval.rwlock import ReadWriteLock
 
 DIM = 24
 
@@ -414,7 +415,7 @@ def wait_for(condition: object, what: str) -> None:
 
 
 def test_lock_lets_readers_that_waited_for_a_write_in_before_the_next_writer() -> None:
-    lock = ann._ReadWriteLock()
+    lock = ReadWriteLock()
     order: list[str] = []
 
     def read() -> None:
@@ -438,7 +439,7 @@ def test_lock_lets_readers_that_waited_for_a_write_in_before_the_next_writer() -
 
 
 def test_lock_holds_new_readers_back_while_a_writer_waits() -> None:
-    lock = ann._ReadWriteLock()
+    lock = ReadWriteLock()
     order: list[str] = []
 
     def read() -> None:

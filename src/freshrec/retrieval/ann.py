@@ -31,10 +31,8 @@ drop a label nobody refers to any more.
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -43,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from freshrec.errors import FreshrecError
+from freshrec.retrieval.rwlock import ReadWriteLock
 from freshrec.retrieval.topk import top_n
 
 # A large graph upsert is written in chunks sized to hold the write lock about this long,
@@ -114,67 +113,6 @@ def _next_chunk(size: int, took: float) -> int:
     if took <= 0:
         return _WRITE_CHUNK_MAX
     return max(1, min(_WRITE_CHUNK_MAX, 2 * size, int(size * _WRITE_HOLD_SECONDS / took)))
-
-
-class _ReadWriteLock:
-    """Many readers or one writer.
-
-    A waiting writer holds back readers that arrive after it (so a stream of searches
-    cannot starve writes), and when a write ends, the readers that waited for it go in
-    before the next writer (so a long upsert, written in chunks, cannot starve searches).
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._readers = 0
-        self._readers_waiting = 0
-        self._writing = False
-        self._writers_waiting = 0
-        self._admit = 0  # readers let in ahead of waiting writers after a write
-
-    def _must_wait(self) -> bool:
-        return self._writing or (self._writers_waiting > 0 and self._admit == 0)
-
-    def acquire_read(self) -> None:
-        with self._cond:
-            if self._must_wait():
-                self._readers_waiting += 1
-                while self._must_wait():
-                    self._cond.wait()
-                self._readers_waiting -= 1
-            if self._admit:
-                self._admit -= 1
-            self._readers += 1
-
-    def release_read(self) -> None:
-        with self._cond:
-            self._readers -= 1
-            if not self._readers:
-                self._cond.notify_all()
-
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        self.acquire_read()
-        try:
-            yield
-        finally:
-            self.release_read()
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            while self._writing or self._readers or self._admit:
-                self._cond.wait()
-            self._writers_waiting -= 1
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writing = False
-                self._admit = self._readers_waiting
-                self._cond.notify_all()
 
 
 class _Exact:
@@ -350,7 +288,7 @@ class VectorIndex:
 
     def __init__(self, config: VectorIndexConfig) -> None:
         self.config = config
-        self._lock = _ReadWriteLock()
+        self._lock = ReadWriteLock()
         self._exact: _Exact | None = _Exact(config.dim, 16)
         self._graph: _Graph | None = None
         # While a graph is built outside the lock, writes also land here, for replay.
