@@ -12,7 +12,7 @@ from freshrec import scenarios
 from freshrec.blending import Blend, Source, blend, blend_candidates, lookup, strongest
 from freshrec.engine import Engine
 from freshrec.retrieval.ann import VectorIndexConfig
-from freshrec.retrieval.live_index import LiveIndex, build_index
+from freshrec.retrieval.live_index import IndexedVectors, LiveIndex, build_index
 from freshrec.state.popularity import DecayedPopularity, HotList
 
 # Candidate retrieval from the first item on (the production default starts at 20,000).
@@ -191,6 +191,10 @@ def test_live_index_drift_is_the_share_of_rows_it_would_rewrite() -> None:
     # Row 3 is not in the index: it would be written too.
     assert live.drift(np.arange(4), moved) == 0.5
     assert live.drift(np.arange(0), moved[:0]) == 0.0
+    # A copy made from the rows an index was built from equals one read back from it.
+    built, read = IndexedVectors.from_rows(np.arange(3), matrix[:3]), IndexedVectors.of(index)
+    np.testing.assert_array_equal(built.vectors, read.vectors)
+    np.testing.assert_array_equal(built.held, read.held)
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,11 @@ import numpy as np
 from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService
 from freshrec.models.base import EventBatch, FloatArray
-from freshrec.retrieval.ann import VectorIndex
 from freshrec.scenarios import ModelSet
 from freshrec.state.online import OnlineState
 from freshrec.store import Store
 from freshrec.training import BackgroundTrainer, fit_batch_models
-from freshrec.training.install import factor_index, install, prepare, to_artifact
+from freshrec.training.install import FactorIndex, factor_index, install, prepare, to_artifact
 from freshrec.training.trainer import BatchWeights
 from freshrec.upkeep import Upkeep
 
@@ -115,7 +114,7 @@ class TrainingMixin:
         self._content.save(self.store, self._state.items.id_of)
         return version
 
-    def _new_factor_index(self, weights: BatchWeights, warm: bool) -> VectorIndex | None:
+    def _new_factor_index(self, weights: BatchWeights, warm: bool) -> FactorIndex | None:
         """A new factor index for these weights, or None to keep the one serving.
 
         Built (seconds at 100k items, outside the lock) when none serves yet, after a fit
@@ -125,25 +124,24 @@ class TrainingMixin:
         by one would cost more than a new index, and hold up searches meanwhile).
         """
         now = time.monotonic()
-        wanted = self.config.retrieval
-        current = self._models.factors.index
-        keep = (
-            current is not None
-            and warm
-            and weights.factors is not None
-            and now - self._factor_index_built_at < wanted.factor_index_rebuild_seconds
-        )
-        if keep:
-            assert current is not None and weights.factors is not None
-            trained = np.flatnonzero(weights.factors.trained)
-            moved = current.drift(trained, weights.factors.item_factors[trained])
-            keep = moved <= wanted.factor_index_rebuild_share
-        if keep:
+        if warm and self._factor_index_still_fits(weights, now):
             return None
         index = factor_index(self.config, weights, len(self._state.items))
         if index is not None:
             self._factor_index_built_at = now
         return index
+
+    def _factor_index_still_fits(self, weights: BatchWeights, now: float) -> bool:
+        """Whether the serving factor index is young and close enough to these weights."""
+        wanted = self.config.retrieval
+        current = self._models.factors.index
+        if current is None or weights.factors is None:
+            return False
+        if now - self._factor_index_built_at >= wanted.factor_index_rebuild_seconds:
+            return False
+        trained = np.flatnonzero(weights.factors.trained)
+        moved = current.drift(trained, weights.factors.item_factors[trained])
+        return moved <= wanted.factor_index_rebuild_share
 
     def _on_text_vectors(self, iidxs: list[int]) -> None:
         """New text embeddings: place those items in factor space; answers may change."""

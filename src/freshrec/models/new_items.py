@@ -70,7 +70,7 @@ class NewItemsMixin:
     @property
     def has_backlog(self) -> bool:
         """Whether new items wait for their vectors (see ``refresh``)."""
-        return bool(self._stale_items) and self.fitted
+        return self.backlog > 0
 
     def refresh(self) -> bool:
         """Spend up to ``refresh_budget`` giving new items their vectors; True if more wait.

@@ -189,7 +189,12 @@ class IndexedVectors:
     @classmethod
     def of(cls, index: VectorIndex) -> IndexedVectors:
         """A copy of what ``index`` holds (slow: every vector is read back)."""
-        ids, vectors = index.vectors()
+        return cls.from_rows(*index.vectors())
+
+    @classmethod
+    def from_rows(cls, ids: IntArray, vectors: npt.NDArray[np.floating]) -> IndexedVectors:
+        """What an index built from these rows holds (an inner-product one stores them as is)."""
+        ids = np.asarray(ids, dtype=np.int64)
         size = int(ids.max()) + 1 if len(ids) else 0
         matrix = np.zeros((size, vectors.shape[1] if vectors.ndim == 2 else 0), np.float32)
         held = np.zeros(size, dtype=np.bool_)

@@ -20,24 +20,30 @@ from freshrec.training.trainer import BatchWeights
 
 
 @dataclass(frozen=True, slots=True)
+class FactorIndex:
+    """A new factor index and a copy of what it holds (``LiveIndex`` compares against it)."""
+
+    index: VectorIndex
+    indexed: IndexedVectors
+
+
+@dataclass(frozen=True, slots=True)
 class Prepared:
     """A retrain's output in serving form, built outside the engine's lock (``prepare``)."""
 
     version: str
     weights: BatchWeights
     factors: PreparedFactors | None
-    index: VectorIndex | None
+    index: FactorIndex | None
     # Content-predicted factors for items without behaviour: (item indices, [len, k]).
     placement: tuple[list[int], FloatArray] | None = None
-    # What ``index`` holds, read back here rather than under the lock (``LiveIndex``).
-    indexed: IndexedVectors | None = None
 
 
 def prepare(
     models: ModelSet,
     weights: BatchWeights,
     version: str,
-    index: VectorIndex | None = None,
+    index: FactorIndex | None = None,
     placement: tuple[list[int], FloatArray] | None = None,
 ) -> Prepared:
     """Convert weights for serving without touching live state: the slow half of a swap.
@@ -51,8 +57,7 @@ def prepare(
         factors = models.factors.prepare(
             trained.item_factors, trained.trained, trained.user_gram, trained.users
         )
-    indexed = IndexedVectors.of(index) if index is not None else None
-    return Prepared(version, weights, factors, index, placement, indexed)
+    return Prepared(version, weights, factors, index, placement)
 
 
 def install(
@@ -71,7 +76,8 @@ def install(
     if prepared.factors is not None:
         models.factors.install(prepared.factors, since)
         if prepared.index is not None:
-            models.factors.use_index(prepared.index, background, prepared.indexed)
+            new = prepared.index
+            models.factors.use_index(new.index, background, new.indexed)
         elif models.factors.index is not None:
             # A kept index follows the retrained rows; its worker skips those that barely
             # moved (the engine keeps it only when few did: ``_new_factor_index``).
@@ -82,7 +88,7 @@ def install(
     return dataclasses.replace(models, version=prepared.version)
 
 
-def factor_index(config: EngineConfig, weights: BatchWeights, n_items: int) -> VectorIndex | None:
+def factor_index(config: EngineConfig, weights: BatchWeights, n_items: int) -> FactorIndex | None:
     """An inner-product ANN index over trained item factors, if answers will use candidates.
 
     Built before the weights are installed and outside the engine's lock: a graph over
@@ -99,7 +105,9 @@ def factor_index(config: EngineConfig, weights: BatchWeights, n_items: int) -> V
         ef_search=wanted.factor_ef_search,
         ef_construction=wanted.factor_ef_construction,
     )
-    return build_index(settings, rows, factors[rows])
+    vectors = factors[rows].astype(np.float32)
+    index = build_index(settings, rows, vectors)
+    return FactorIndex(index, IndexedVectors.from_rows(rows, vectors))
 
 
 def to_artifact(
