@@ -52,6 +52,11 @@ def generate_events(
     return events
 
 
+def catalogue(n_items: int = 30) -> list[dict[str, Any]]:
+    """The bare items ``i0..`` that ``generate_events`` uses (only the catalogue lists items)."""
+    return [{"item_id": f"i{k}"} for k in range(n_items)]
+
+
 @pytest.fixture
 def make_events() -> EventFactory:
     """The deterministic event generator (see ``generate_events``)."""

@@ -15,6 +15,7 @@ from typing import Any
 MAX_EVENTS = 2_000_000
 BASE_TIME = 1_700_000_000
 TYPES = ("click", "click", "view", "purchase", "like")
+N_ITEMS = 100
 
 
 def event(k: int) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def main() -> int:
     data_dir, batch_size, config_json = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     config = EngineConfig.from_dict(json.loads(config_json))
     engine = Engine.open(data_dir, config)
+    engine.upsert_items({"item_id": f"i{item}"} for item in range(N_ITEMS))
     k = 0
     while k < MAX_EVENTS:
         result = engine.ingest([event(k + j) for j in range(batch_size)])

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ConfigFactory, EventFactory
+from conftest import ConfigFactory, EventFactory, catalogue
 from freshrec import scenarios
 from freshrec.blending import Blend, Source, blend, blend_candidates, lookup, strongest
 from freshrec.engine import Engine
@@ -113,6 +113,7 @@ def _engine(
 ) -> Engine:
     config = make_config(retrieval=retrieval, blend={"trending": 0.1})
     engine = Engine.open(None, config, background_training=False)
+    engine.upsert_items(catalogue(40))
     engine.ingest(make_events(n_users=30, n_items=40, n_events=600))
     engine.train()
     return engine

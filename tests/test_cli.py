@@ -220,6 +220,23 @@ def test_import_keeps_good_rows_and_reports_the_bad_one(tmp_path: Path, hand_csv
     with Engine.open(data) as engine:
         assert engine.stats()["events"] == 6
         assert engine.history("u2") == ["b", "c"]
+        # Without an item file the events file is the catalogue: its items are listed.
+        assert engine.stats()["unlisted_items"] == 0
+        assert engine.recommend("stranger", n=10)
+
+
+def test_import_with_an_item_file_lists_only_its_items(
+    tmp_path: Path, hand_csv: Path, shop: ShopFiles
+) -> None:
+    data = tmp_path / "data"
+    result = invoke("import", "--data", data, "--events", hand_csv, "--items", shop.items)
+    assert result.exit_code == 0, result.output
+    with Engine.open(data) as engine:
+        stats = engine.stats()
+        unlisted = {item_id for item_id, _ in engine.unlisted_items()}
+        answer = {r.item_id for r in engine.recommend("stranger", n=50)}
+    assert stats["catalogue_items"] == 40 and stats["unlisted_items"] == len(unlisted) > 0
+    assert not answer & unlisted  # events on ids outside the item file list nothing
 
 
 def test_import_strict_rejects_the_whole_file_and_stores_nothing(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import freshrec
+from conftest import catalogue
 from freshrec import Engine, EngineConfig
 from freshrec.errors import UnknownItemError, UnknownScenarioError, ValidationError
 from freshrec.models import als
@@ -47,12 +48,14 @@ def disk(tmp_path: Path, engine_config: EngineConfig) -> Callable[[], Engine]:
 
 def pairs_world(engine: Engine) -> None:
     """u1 went a -> b, u2 went c -> d: co-visitation links a~b and c~d."""
+    engine.list_bare_items(["a", "b", "c", "d"])
     engine.ingest([click("u1", "a", 0), click("u1", "b", 1), click("u2", "c", 2)])
     engine.ingest([click("u2", "d", 3)])
 
 
 def popularity_world(engine: Engine) -> None:
     """pop: 5 clicks, mid: 3, low: 1 (same time), so trending is pop > mid > low."""
+    engine.list_bare_items(["pop", "mid", "low"])
     events = [click(f"fan{k}", "pop", 10) for k in range(5)]
     events += [click(f"fan{k}", "mid", 10) for k in range(3)]
     events += [click("fan0", "low", 10)]
@@ -371,11 +374,13 @@ def test_stats_counts(engine: Engine) -> None:
     engine.upsert_users([{"user_id": "u1"}, {"user_id": "ghost"}])
     pairs_world(engine)
     engine.ingest([click("u1", "a", 9, event_id="dup"), click("u1", "a", 9, event_id="dup")])
+    engine.ingest([click("u2", "offsite", 10)])  # an item no upsert created
     stats = engine.stats()
-    assert stats["events"] == 5
+    assert stats["events"] == 6
     assert stats["users"] == 2  # users with events; stored profiles are "user_profiles"
-    assert stats["items"] == 5  # a, z, b, c, d
-    assert stats["catalogue_items"] == 2
+    assert stats["items"] == 6  # a, z, b, c, d, offsite
+    assert stats["catalogue_items"] == 5  # pairs_world listed b, c, d
+    assert stats["unlisted_items"] == 1
     assert stats["user_profiles"] == 2
     assert isinstance(stats["model_version"], str)
 
@@ -384,6 +389,7 @@ def test_stats_counts(engine: Engine) -> None:
 
 
 def test_train_swaps_the_model_version(engine: Engine, make_events: EventFactory) -> None:
+    engine.upsert_items(catalogue())
     engine.ingest(make_events(n_events=200))
     before = engine.stats()["model_version"]
     version = engine.train()
@@ -399,6 +405,7 @@ def test_recommend_keeps_answering_while_train_runs(
 ) -> None:
     """The ALS fit is held open until the reader thread has answered three times during it:
     if ``train`` blocked answers, the fit would time out and the test fail."""
+    engine.upsert_items(catalogue())
     engine.ingest(make_events(n_events=200))
     fitting = threading.Event()
     answered_during_fit = threading.Event()
@@ -444,6 +451,7 @@ def test_events_that_arrive_during_train_are_not_lost(
     engine: Engine, make_events: EventFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Events ingested while the fit runs are in the log and in the new model's user state."""
+    engine.upsert_items(catalogue())
     engine.ingest(make_events(n_events=200))
     original = als.train
 
@@ -616,8 +624,9 @@ DESIGN_EXAMPLE = """
 >>> import freshrec
 >>> engine = freshrec.Engine.open(data_dir)   # embedded store; Engine.open(None) = in memory
 >>> engine.upsert_items([{"item_id": "i1", "title": "...", "text": "...", "categories": ["a"],
-...                       "properties": {"price": 3}, "created_at": "2026-11-22T10:00:00Z"}])
-1
+...                       "properties": {"price": 3}, "created_at": "2026-11-22T10:00:00Z"},
+...                      {"item_id": "i2"}])
+2
 >>> engine.upsert_users([{"user_id": "u1", "properties": {"plan": "free"}, "text": "likes jazz"}])
 1
 >>> result = engine.ingest([{"user_id": "u1", "item_id": "i1", "type": "click",

@@ -118,6 +118,7 @@ def test_every_acknowledged_event_survives_kill_9(tmp_path: Path) -> None:
 
         # The restarted engine answers exactly like a fresh one fed the same stored log.
         with Engine.open(None, config) as fresh:
+            fresh.upsert_items(item.to_dict() for item in engine.store.iter_items())
             fresh.ingest([as_dict(e) for e in stored])
             assert fresh.stats()["events"] == count
             for key in ("users", "items"):

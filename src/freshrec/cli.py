@@ -339,6 +339,9 @@ def import_(
             for chunk in batches([item.to_dict() for item in catalogue], 256):
                 engine.upsert_items(chunk)
                 advance(len(chunk))
+        # Only the catalogue makes items recommendable: without an item file, the events
+        # file is the catalogue, and its item ids are listed here, explicitly.
+        listed = 0 if catalogue else engine.list_bare_items(event.item_id for event in log)
         engine.upsert_users(user.to_dict() for user in profiles)
         with show.progress_bar("ingesting", len(log), "events") as advance:
             records = list(with_content_ids(log))
@@ -355,6 +358,8 @@ def import_(
     show.bad_rows("the valid events (numbered from 1)", rejected, accepted + duplicates)
     summary = {
         "items": len(catalogue),
+        "items listed from the events": listed,
+        "item ids not in the catalogue": stats["unlisted_items"],
         "users": len(profiles),
         "events read": len(log),
         "accepted": accepted,

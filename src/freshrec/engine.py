@@ -3,6 +3,7 @@
 This is the only place that wires store, state, models and scenarios together.
 
 >>> with Engine.open(None) as engine:
+...     written = engine.upsert_items([{"item_id": "a"}, {"item_id": "b"}])
 ...     result = engine.ingest([
 ...         {"user_id": "u1", "item_id": "a", "type": "click", "timestamp": 1},
 ...         {"user_id": "u1", "item_id": "b", "type": "click", "timestamp": 2},
@@ -215,6 +216,53 @@ class Engine(TrainingMixin):
         self._state.apply_items(items)
         iidxs = [self._state.item_index(item.item_id) for item in items]
         self._content.on_items(iidxs, items)
+
+    def list_bare_items(self, item_ids: Iterable[str]) -> int:
+        """List each of ``item_ids`` that no upsert created yet as a bare item; return how many.
+
+        For event-only data (a replay or an import without an item file), where the events
+        are the catalogue: items already listed are left as they are.
+        """
+        with self._lock:
+            listed, index = self._state.catalog.listed, self._state.items.get
+            new = [
+                i for i in dict.fromkeys(item_ids) if (iidx := index(i)) is None or not listed[iidx]
+            ]
+        return self.upsert_items({"item_id": item_id} for item_id in new) if new else 0
+
+    def unlisted_items(self, limit: int = 100) -> list[tuple[str, int]]:
+        """Item ids met only in events, with their event counts, most events first.
+
+        Events on such items are kept and counted, but the items are never recommended
+        until an upsert creates them (``upsert_items``; an admin may also hide them).
+        """
+        with self._lock:
+            state = self._state
+            unlisted = np.flatnonzero(~state.catalog.listed)
+            if not len(unlisted):
+                return []
+            counts = state.columns.item_counts(len(state.items))
+            picked = unlisted[np.lexsort((unlisted, -counts[unlisted]))][:limit]
+            return [(state.items.id_of(int(i)), int(counts[i])) for i in picked]
+
+    def hide_item(self, item_id: str) -> Item:
+        """Hide an item from every answer (``available`` false), keeping its history.
+
+        Works for a catalogue item and for an id met only in events (it is then listed as
+        a bare, hidden item). Returns the item as stored; raises ``UnknownItemError`` for an
+        id the engine has never met.
+        """
+        check_id(item_id, "item_id")
+        stored = self.store.get_item(item_id)
+        if stored is not None:
+            record = stored.to_dict()
+        elif self._state.items.get(item_id) is not None:
+            record = {"item_id": item_id}
+        else:
+            raise UnknownItemError(item_id)
+        record["available"] = False
+        self.upsert_items([record])
+        return self.get_item(item_id)
 
     def get_item(self, item_id: str) -> Item:
         """Return a stored item; raises ``UnknownItemError``."""
@@ -501,6 +549,8 @@ class Engine(TrainingMixin):
                 "users": len(state.users),
                 "items": len(state.items),
                 "catalogue_items": self.store.count_items(),
+                # Ids met only in events: counted, never recommended (see ``unlisted_items``).
+                "unlisted_items": state.catalog.unlisted_count,
                 "user_profiles": self.store.count_users(),
                 "model_version": self._models.version,
                 "trained_through_events": self._trained_through,

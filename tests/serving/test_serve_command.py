@@ -115,6 +115,8 @@ def test_serve_refuses_to_start_without_keys(cli: typer.Typer, tmp_path: Path) -
 def test_a_real_server_process(server: tuple[str, subprocess.Popen[str], Path]) -> None:
     url, process, data = server
     assert httpx.get(f"{url}/health/ready").json() == {"status": "ready"}
+    listed = httpx.post(f"{url}/v1/items", json=[{"item_id": "i1"}, {"item_id": "i2"}])
+    assert listed.json() == {"written": 2}
     events = [{**EVENT, "user_id": "u2", "item_id": "i2"}, EVENT, {**EVENT, "item_id": "i2"}]
     response = httpx.post(f"{url}/v1/events", json=events)
     assert response.status_code == 202

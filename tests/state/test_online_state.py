@@ -9,7 +9,7 @@ from freshrec.models import EventBatch
 from freshrec.state.columns import EventColumns
 from freshrec.state.online import OnlineState
 from freshrec.state.vocabulary import IdVocabulary
-from freshrec.types import Event
+from freshrec.types import Event, Item
 
 
 def batch(start: int, size: int) -> EventBatch:
@@ -60,6 +60,11 @@ def test_index_events_maps_ids_records_histories_and_logs() -> None:
     assert len(state.columns) == 5 and len(state.catalog) == 3
     first = state.histories.get(0)
     assert first is not None and first.seen == {0, 1} and first.negative == {1}
+    # Events alone list no item: nothing is recommendable until the catalogue creates it.
+    assert state.allowed(0, None, None, exclude_seen=False).tolist() == [False, False, False]
+    assert state.catalog.unlisted_count == 3
+    state.apply_items([Item("a"), Item("b"), Item("c")])
+    assert state.catalog.unlisted_count == 0
     allowed = state.allowed(0, None, None)
     assert allowed.tolist() == [False, False, True]
     assert state.allowed(0, None, None, exclude_seen=False).tolist() == [True, False, True]

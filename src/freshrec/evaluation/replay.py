@@ -93,6 +93,9 @@ def replay(
         # then holds exactly the events that precede it, as the protocol demands, but pays the
         # per-call overhead once per question instead of once per event.
         pending: list[dict[str, Any]] = []
+        # Only the catalogue makes items recommendable. Without an item file the stream is
+        # the catalogue: each item is listed, explicitly, with the batch of its first event.
+        list_items = not items
         fields, is_positive, log2 = Event._fields, config.is_positive, math.log2
         halves = report.halves
         for position, event in enumerate(ordered):
@@ -102,6 +105,8 @@ def replay(
                 seen = interacted[user_id] = set()
             elif item_id not in seen and is_positive(event.type, event.value):
                 if pending:
+                    if list_items:
+                        engine.list_bare_items(e["item_id"] for e in pending)
                     engine.ingest(pending)
                     pending = []
                 ranked = engine.recommend_ids(user_id, k, scenario)
@@ -119,6 +124,8 @@ def replay(
             if progress is not None and position % 1000 == 999:
                 progress(1000)
         if pending:
+            if list_items:
+                engine.list_bare_items(e["item_id"] for e in pending)
             engine.ingest(pending)
     report.seconds = time.perf_counter() - start
     return report

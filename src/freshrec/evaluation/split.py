@@ -37,7 +37,8 @@ def temporal_split_evaluate(
 
     Args:
         events: the log, in any order.
-        items: catalogue to load before the train events.
+        items: catalogue to load before the train events; without one, the items of the
+            train events are listed as bare items (only the catalogue lists items).
         k: the cutoff, in [1, 1000].
         test_fraction: share of the events held out, in (0, 1).
         config: engine settings (automatic retrains are switched off; one ``train`` runs).
@@ -90,6 +91,8 @@ def temporal_split_evaluate(
     with Engine.open(None, quiet, background_training=False) as engine:
         if items:
             engine.upsert_items(item.to_dict() for item in items)
+        else:  # the events are the catalogue: list what the train part holds, explicitly
+            engine.list_bare_items(event.item_id for event in train)
         if train:
             engine.ingest([event._asdict() for event in train])
             engine.train()

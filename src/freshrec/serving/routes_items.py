@@ -16,7 +16,7 @@ from freshrec.serving.access import ADMIN, READ
 from freshrec.serving.answers import answer, id_list, rendered
 from freshrec.serving.body import read_json
 from freshrec.serving.context import Ctx
-from freshrec.serving.params import Exclude, N
+from freshrec.serving.params import Exclude, Limit, N
 from freshrec.serving.paths import id_segment
 from freshrec.serving.records import record_list, with_path_id
 from freshrec.serving.schemas import (
@@ -25,6 +25,7 @@ from freshrec.serving.schemas import (
     ItemOut,
     ItemPut,
     RecommendationsOut,
+    UnlistedOut,
     WrittenOut,
     json_body,
     list_of,
@@ -102,9 +103,24 @@ def get_item(item_id: str, ctx: Ctx) -> dict[str, Any]:
 def hide_item(item_id: str, ctx: Ctx) -> dict[str, Any]:
     """Hide an item from every answer (``available`` false); its history is kept.
 
-    ``PUT`` it again with ``available: true`` to bring it back.
+    An id known only from events (see ``GET /v1/catalogue/unlisted``) is listed as a bare,
+    hidden item. ``PUT`` it again with ``available: true`` to bring it back.
     """
-    record = ctx.engine.get_item(check_id(item_id, "item_id")).to_dict()
-    record["available"] = False
-    ctx.engine.upsert_items([record])
-    return record
+    return ctx.engine.hide_item(check_id(item_id, "item_id")).to_dict()
+
+
+@router.get(
+    "/catalogue/unlisted",
+    response_model=UnlistedOut,
+    dependencies=[ADMIN],
+    summary="Item ids met only in events",
+)
+def unlisted_items(ctx: Ctx, limit: Limit = 100) -> dict[str, Any]:
+    """Item ids that events name but no upsert created, most events first.
+
+    Their events are kept and counted, but such items are never recommended until an item
+    upsert creates them (an ``ingest`` key cannot put an item into anyone's feed).
+    """
+    items = ctx.engine.unlisted_items(limit)
+    total = ctx.engine.stats()["unlisted_items"]
+    return {"total": total, "items": [{"item_id": i, "events": n} for i, n in items]}

@@ -181,6 +181,20 @@ class WrittenOut(_Shape):
     written: int
 
 
+class UnlistedItemOut(_Shape):
+    """An item id met only in events, with how many events name it."""
+
+    item_id: str
+    events: int
+
+
+class UnlistedOut(_Shape):
+    """Item ids that events name but no upsert created (never recommended)."""
+
+    total: int
+    items: list[UnlistedItemOut]
+
+
 class IngestErrorOut(_Shape):
     """One rejected event of a batch."""
 

@@ -16,6 +16,11 @@ _TIE_SCALE = 1e-9
 class CatalogIndex:
     """Per-item arrays indexed by ``iidx``, grown as the vocabulary grows.
 
+    An index exists for every item id the engine has met, in the catalogue or only in events,
+    but only an upsert lists an item: an id first met in an event stays unlisted, and so
+    never recommendable, until the catalogue creates it (an ``ingest`` key, meant for web
+    pages, must not be able to push an item into everyone's feed).
+
     ``tie_break`` is a fixed pseudo-random value per item id (crc32), so ties are broken the
     same way whatever order the items were first seen in — answers stay equal after a restart
     that rebuilds indices in a different order.
@@ -23,7 +28,9 @@ class CatalogIndex:
 
     def __init__(self) -> None:
         self._n = 0
-        self._available = np.ones(64, dtype=np.bool_)
+        self._unlisted = 0
+        self._available = np.zeros(64, dtype=np.bool_)
+        self._listed = np.zeros(64, dtype=np.bool_)
         self._tie_break = np.zeros(64, dtype=np.float64)
         self._created_at = np.zeros(64, dtype=np.float64)
         self._categories: dict[str, set[int]] = {}
@@ -34,8 +41,18 @@ class CatalogIndex:
 
     @property
     def available(self) -> npt.NDArray[np.bool_]:
-        """Mask of items that may be recommended, shape [n_items] (a view)."""
+        """Mask of items that may be recommended (listed, not hidden), shape [n_items] (a view)."""
         return self._available[: self._n]
+
+    @property
+    def listed(self) -> npt.NDArray[np.bool_]:
+        """Mask of items an upsert created (hidden ones included), shape [n_items] (a view)."""
+        return self._listed[: self._n]
+
+    @property
+    def unlisted_count(self) -> int:
+        """How many item ids are known only from events."""
+        return self._unlisted
 
     @property
     def tie_break(self) -> npt.NDArray[np.float64]:
@@ -53,14 +70,19 @@ class CatalogIndex:
             return
         if self._n == len(self._available):
             grow = len(self._available)
-            self._available = np.concatenate([self._available, np.ones(grow, dtype=np.bool_)])
+            self._available = np.concatenate([self._available, np.zeros(grow, dtype=np.bool_)])
+            self._listed = np.concatenate([self._listed, np.zeros(grow, dtype=np.bool_)])
             self._tie_break = np.concatenate([self._tie_break, np.zeros(grow)])
             self._created_at = np.concatenate([self._created_at, np.zeros(grow)])
         self._tie_break[self._n] = zlib.crc32(item_id.encode()) / 2**32 * _TIE_SCALE
         self._n += 1
+        self._unlisted += 1  # until an upsert lists it
 
     def update(self, iidx: int, item: Item) -> None:
-        """Apply an item upsert: availability, categories, creation time."""
+        """Apply an item upsert: it lists the item; availability, categories, creation time."""
+        if not self._listed[iidx]:
+            self._listed[iidx] = True
+            self._unlisted -= 1
         self.available[iidx] = item.available
         self.created_at[iidx] = item.created_at or 0.0
         for old in self._item_categories.get(iidx, ()):

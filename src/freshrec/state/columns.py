@@ -66,6 +66,11 @@ class EventColumns:
         self._n += k
         self._waiting, self._waiting_events = [], 0
 
+    def item_counts(self, n_items: int) -> np.ndarray:
+        """Return how many logged events each item has, shape [n_items], int64."""
+        self._settle()
+        return np.bincount(self._iidx[: self._n], minlength=n_items)
+
     def slice(self, start: int = 0, stop: int | None = None) -> EventBatch:
         """Return events ``[start, stop)`` as a batch of copies (int64/float64 columns)."""
         self._settle()
