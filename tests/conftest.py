@@ -71,6 +71,9 @@ def small_config(**sections: dict[str, Any]) -> EngineConfig:
         # Pinned, so tests that assert exact answers do not move when defaults are retuned.
         "blend": {"covisitation": 1.0, "factors": 0.5, "ease": 0.0, "trending": 0.0},
         "covisitation": {"recency_decay": 0.9},
+        # Tests that count cache hits must not race the 1 s default age limit on a loaded
+        # machine; the tests of that limit set their own.
+        "serving": {"cache": {"max_age_seconds": 3600.0}},
     }
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}

@@ -243,6 +243,25 @@ class ScenariosConfig(_Section):
     new_user_blend: NewUserBlendConfig = NewUserBlendConfig()
 
 
+class AnswerCacheConfig(_Section):
+    """The HTTP server's cache of rendered answers (``GET /v1/recommendations``).
+
+    A user's own events, catalogue changes and retrains reach the next answer at once (they
+    are in the key); other users' events (co-visitation, trending) within
+    ``max_age_seconds``, the oldest answer the cache serves. 0 turns the cache off.
+    """
+
+    max_age_seconds: float = Field(default=1.0, ge=0)
+    max_entries: int = Field(default=100_000, ge=0)
+    max_bytes: int = Field(default=256 * 2**20, ge=0)
+
+
+class ServingConfig(_Section):
+    """The HTTP server."""
+
+    cache: AnswerCacheConfig = AnswerCacheConfig()
+
+
 class EngineConfig(_Section):
     """The whole settings tree."""
 
@@ -258,6 +277,7 @@ class EngineConfig(_Section):
     retrieval: RetrievalConfig = RetrievalConfig()
     content: ContentConfig = ContentConfig()
     scenarios: ScenariosConfig = ScenariosConfig()
+    serving: ServingConfig = ServingConfig()
 
     @classmethod
     def from_file(cls, path: str | Path) -> EngineConfig:

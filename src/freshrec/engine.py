@@ -531,7 +531,8 @@ class Engine(TrainingMixin):
 
         ``(the user's event count, catalogue version, model version)``: any new event of the
         user, any item upsert and any retrain changes it, so a cache keyed on it never serves
-        an answer that hides a newer event (its other inputs, like trending, drift slowly).
+        an answer that hides one of them. Other users' events (co-visitation, trending) are
+        not in it: a cache must bound its answers' age for those (``serving.cache``).
         """
         with self._lock:
             state = self._state

@@ -93,7 +93,6 @@ def create_app(
     auth: KeyStore | None,
     open_access: bool = False,
     max_body_bytes: int = 1_000_000,
-    cache_entries: int = 100_000,
     close_engine: bool = True,
 ) -> FastAPI:
     """Return the HTTP app serving ``engine``; shutting the app down closes the engine.
@@ -103,7 +102,6 @@ def create_app(
         auth: the API keys; may be None only with ``open_access``.
         open_access: serve every route without keys (local demos; logged loudly at start).
         max_body_bytes: larger request bodies are refused with 413.
-        cache_entries: bound of the per-user recommendation cache (0 disables it).
         close_engine: close (flush) the engine at shutdown; False when the caller owns it
             and may start the app again (tests, embedding in a larger program).
 
@@ -112,7 +110,8 @@ def create_app(
     """
     if auth is None and not open_access:
         raise ValueError("create_app needs a KeyStore unless open_access is set")
-    cache = RecommendationCache(cache_entries)
+    wanted = engine.config.serving.cache
+    cache = RecommendationCache(wanted.max_entries, wanted.max_bytes, wanted.max_age_seconds)
     metrics = ServingMetrics(cache, engine.stats)
     app = FastAPI(
         title="freshrec",

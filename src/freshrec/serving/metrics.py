@@ -53,8 +53,18 @@ class _LiveCollector(Collector):
             "Recommendation requests that had to be scored.",
             value=self._cache.misses,
         )
+        yield CounterMetricFamily(
+            "freshrec_recommendation_cache_expired",
+            "Cache misses because the answer was older than serving.cache.max_age_seconds.",
+            value=self._cache.expired,
+        )
         yield GaugeMetricFamily(
             "freshrec_recommendation_cache_entries", "Answers held.", value=len(self._cache)
+        )
+        yield GaugeMetricFamily(
+            "freshrec_recommendation_cache_bytes",
+            "Bytes of answers held (with a fixed overhead per entry).",
+            value=self._cache.bytes,
         )
         try:
             stats = self._stats()

@@ -54,9 +54,11 @@ async def recommendations(
 ) -> Response:
     """Return up to ``n`` items for the user, best first, each with its score and reasons.
 
-    Items the user interacted with never appear. Answers are cached per user until the
-    user's next event, an item upsert or a retrain, so a cached answer never hides an event;
-    every response gets its own ``recommendation_id`` all the same.
+    Items the user interacted with never appear. An answer may come from a short-lived
+    cache: the user's own next event, an item upsert or a retrain always reach the very next
+    answer, and other users' events reach every answer within
+    ``serving.cache.max_age_seconds`` (1 s by default), so a cached answer never hides an
+    event for longer. Every response gets its own ``recommendation_id`` all the same.
     """
     check_id(user_id, "user_id")
     excluded = id_list(exclude, "exclude")
