@@ -68,9 +68,14 @@ class HistoryConfig(_Section):
 
 
 class TrendingConfig(_Section):
-    """Exponentially time-decayed popularity."""
+    """Exponentially time-decayed popularity, on the event clock (``state.popularity``).
+
+    A silence in the event stream longer than ``max_gap_seconds`` counts as that long, so an
+    imported old log keeps its popular items when live events start.
+    """
 
     half_life_seconds: float = 7 * 86_400.0
+    max_gap_seconds: float = Field(default=3_600.0, gt=0)
 
 
 class CoVisitationConfig(_Section):

@@ -82,7 +82,9 @@ class SegmentTrending(ScoringModel):
         for name in segments_of(properties, self.keys):
             if name not in self._segment_ids:
                 self._segment_ids[name] = len(self._popularity)
-                popularity = DecayedPopularity(self.config.half_life_seconds)
+                popularity = DecayedPopularity(
+                    self.config.half_life_seconds, self.config.max_gap_seconds
+                )
                 self._popularity.append(popularity)
                 self._hot.append(HotList(popularity))
             ids.append(self._segment_ids[name])
@@ -98,7 +100,8 @@ class SegmentTrending(ScoringModel):
     def fit(self, events: EventBatch) -> None:
         """Recount every segment from scratch (user segments are kept)."""
         self._popularity = [
-            DecayedPopularity(self.config.half_life_seconds) for _ in self._popularity
+            DecayedPopularity(self.config.half_life_seconds, self.config.max_gap_seconds)
+            for _ in self._popularity
         ]
         self._hot = [HotList(popularity) for popularity in self._popularity]
         self.partial_fit(events)

@@ -15,12 +15,14 @@ class Trending(ScoringModel):
 
     def __init__(self, config: TrendingConfig) -> None:
         self.config = config
-        self._popularity = DecayedPopularity(config.half_life_seconds)
+        self._popularity = DecayedPopularity(config.half_life_seconds, config.max_gap_seconds)
         self._hot = HotList(self._popularity)
 
     def fit(self, events: EventBatch) -> None:
         """Recount from scratch."""
-        self._popularity = DecayedPopularity(self.config.half_life_seconds)
+        self._popularity = DecayedPopularity(
+            self.config.half_life_seconds, self.config.max_gap_seconds
+        )
         self._hot = HotList(self._popularity)
         self.partial_fit(events)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 
@@ -15,14 +16,63 @@ _MAX_LOG_SCALE = 600.0
 _SMALL_BATCH = 8
 
 
+class EventClock:
+    """The time popularity decays by: the events' own time, with long silences capped.
+
+    Decay runs on the event clock, never the wall clock, and "now" is the newest event seen.
+    That alone is not enough: a log imported from 30 days (or 28 years) ago followed by a few
+    live events would make the log's counts ~2**-4 (or ~1e-44) of a live one, and two or
+    three live clicks would decide what every new user sees. So a silence in the stream
+    longer than ``max_gap_seconds`` counts as ``max_gap_seconds``: the clock moves with the
+    activity, and evidence fades as newer evidence arrives, not while nothing happens.
+
+    Mapping is piecewise: each capped gap starts a segment of raw time with its own shift;
+    an event that arrives late is placed by the segment its raw time falls in.
+
+    >>> clock = EventClock(max_gap_seconds=10.0)
+    >>> [clock.place(t) for t in (100.0, 105.0, 1_000.0, 1_001.0, 104.0)]
+    [100.0, 105.0, 115.0, 116.0, 104.0]
+    """
+
+    def __init__(self, max_gap_seconds: float = math.inf) -> None:
+        self.max_gap_seconds = max_gap_seconds
+        self._raw_starts: list[float] = []  # raw time where each segment starts
+        self._shifts: list[float] = []  # raw minus clock time within each segment
+        self._newest_raw = -math.inf
+        self._newest = -math.inf  # clock time of the newest event
+
+    def place(self, timestamp: float) -> float:
+        """Return the clock time of an event at raw ``timestamp``, advancing the clock."""
+        if timestamp >= self._newest_raw:
+            shift = self._shifts[-1] if self._shifts else 0.0
+            placed = timestamp - shift
+            if placed - self._newest > self.max_gap_seconds and self._shifts:
+                # A silence longer than the cap: it counts as the cap.
+                placed = self._newest + self.max_gap_seconds
+                self._raw_starts.append(timestamp)
+                self._shifts.append(timestamp - placed)
+            elif not self._shifts:
+                self._raw_starts.append(timestamp)
+                self._shifts.append(0.0)
+            self._newest_raw, self._newest = timestamp, placed
+            return placed
+        segment = max(0, bisect.bisect_right(self._raw_starts, timestamp) - 1)
+        placed = timestamp - self._shifts[segment]
+        if segment + 1 < len(self._raw_starts):  # inside a capped gap: not past its end
+            placed = min(placed, self._raw_starts[segment + 1] - self._shifts[segment + 1])
+        return placed
+
+
 class DecayedPopularity:
     """Popularity where an event of weight ``w`` at time ``t`` counts ``w * 2**((t - now) / h)``.
 
     Storing ``w * 2**((t - t_ref) / h)`` makes an update O(1) and keeps every item's score on
-    the same clock; the decay is applied only when the scores are read.
+    the same clock; the decay is applied only when the scores are read. Times are on the
+    ``EventClock`` (``now`` is the newest event; silences past ``max_gap_seconds`` are capped).
     """
 
-    def __init__(self, half_life_seconds: float) -> None:
+    def __init__(self, half_life_seconds: float, max_gap_seconds: float = math.inf) -> None:
+        self._clock = EventClock(max_gap_seconds)
         self._rate = math.log(2.0) / half_life_seconds
         self._ref: float | None = None  # the clock starts at the first event
         self._latest = 0.0
@@ -36,6 +86,9 @@ class DecayedPopularity:
 
     def add(self, iidx: int, timestamp: float, weight: float) -> None:
         """Count one event; timestamps may arrive slightly out of order."""
+        self._add_placed(iidx, self._clock.place(timestamp), weight)
+
+    def _add_placed(self, iidx: int, timestamp: float, weight: float) -> None:
         self._grow(iidx + 1)
         if self._ref is None:
             self._ref = self._latest = timestamp
@@ -49,12 +102,14 @@ class DecayedPopularity:
 
     def add_many(self, iidx: list[int], timestamps: list[float], weights: list[float]) -> None:
         """Count several events, in order; the same result as calling ``add`` for each."""
+        place = self._clock.place
+        timestamps = [place(t) for t in timestamps]
         if len(iidx) <= _SMALL_BATCH or (
             self._ref is None or max(timestamps) - self._ref > _MAX_LOG_SCALE / self._rate / 2
         ):
             # A few events, the first event or one near a rescale: one at a time.
             for i, t, w in zip(iidx, timestamps, weights, strict=True):
-                self.add(i, t, w)
+                self._add_placed(i, t, w)
             return
         self._grow(max(iidx) + 1)
         ref, rate, exp = self._ref, self._rate, math.exp
