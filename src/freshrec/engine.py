@@ -38,6 +38,7 @@ from freshrec.scenarios import Blend, ModelSet, Source
 from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
+from freshrec.store.lock import DirectoryLock
 from freshrec.training import BackgroundTrainer, ModelArtifact
 from freshrec.training.install import from_artifact, install, prepare
 from freshrec.types import (
@@ -102,6 +103,7 @@ class Engine(TrainingMixin):
         # New items' factor vectors, worked off between requests (serving engines only).
         self._upkeep = Upkeep(self._lock, self._upkeep_step) if background_training else None
         self._closed = False
+        self._directory_lock: DirectoryLock | None = None  # set by ``open`` for a directory
         wanted = self.config.scenarios
         self._content = ContentService(
             self.config.content,
@@ -128,17 +130,29 @@ class Engine(TrainingMixin):
     ) -> Engine:
         """Open (or create) an engine whose store lives in directory ``path``.
 
-        ``None`` keeps everything in memory. Raises ``StoreError`` if the directory holds an
-        unreadable store.
+        ``None`` keeps everything in memory. A directory is locked for this engine's life:
+        one writer per directory.
+
+        Raises:
+            DataDirectoryInUseError: another process has the directory open.
+            StoreError: the directory holds an unreadable store.
         """
         config = config or EngineConfig()
         if path is None:
-            store: Store = MemoryStore()
-        else:
-            directory = Path(path)
-            directory.mkdir(parents=True, exist_ok=True)
-            store = SqliteStore(directory / DB_FILE, config.store)
-        return cls(store, config, background_training)
+            return cls(MemoryStore(), config, background_training)
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        # One writer per directory, for the engine's whole life (released by ``close``).
+        lock = DirectoryLock.acquire(directory)
+        try:
+            engine = cls(
+                SqliteStore(directory / DB_FILE, config.store), config, background_training
+            )
+        except BaseException:
+            lock.release()
+            raise
+        engine._directory_lock = lock
+        return engine
 
     def _restore(self) -> None:
         """Rebuild online state from the store, then install the saved model version."""
@@ -190,6 +204,8 @@ class Engine(TrainingMixin):
         with self._append_lock, self._lock:  # no append or apply is half done
             self._closed = True
             self.store.close()
+            if self._directory_lock is not None:
+                self._directory_lock.release()
 
     def __enter__(self) -> Engine:
         return self

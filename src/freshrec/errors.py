@@ -46,6 +46,21 @@ class StoreError(FreshrecError):
     """The durable store failed or holds data this version cannot read."""
 
 
+class DataDirectoryInUseError(StoreError):
+    """Another process writes this data directory (one writer per directory)."""
+
+    def __init__(self, directory: str, owner: str) -> None:
+        super().__init__(directory, owner)
+        self.directory = directory
+        self.owner = owner
+
+    def __str__(self) -> str:
+        return (
+            f"data directory {self.directory} is in use by another process: {self.owner}; "
+            "stop it first, or ask the running server over HTTP"
+        )
+
+
 class ReadError(FreshrecError):
     """A whole input file is unreadable (or, with ``strict``, has a bad row)."""
 
