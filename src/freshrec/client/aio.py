@@ -20,7 +20,8 @@ class AsyncClient:
 
     Methods, results, errors and retries are those of ``freshrec.Client`` (read its
     docstring: only connection failures before any response are retried, and
-    ``send_events`` is idempotent only for events with an ``event_id``). Create, use and
+    ``send_events`` gives events without an ``event_id`` one before the first send, so a
+    retry is counted as a duplicate). Create, use and
     close it inside one event loop: ``async with AsyncClient(url) as client: ...``.
 
     Args:

@@ -14,6 +14,7 @@ way by construction.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -42,6 +43,8 @@ RETRYABLE: tuple[type[httpx.TransportError], ...] = (
     httpx.RemoteProtocolError,
 )
 JSON_HEADERS = {"Content-Type": "application/json"}
+# Event ids the client makes for events sent without one (see ``_event``).
+CLIENT_EVENT_ID_PREFIX = "cl-"
 
 
 def backoff_delay(base_seconds: float, attempt: int) -> float:
@@ -150,9 +153,20 @@ def _records(records: Iterable[Any]) -> list[Any]:
 
 
 def _event(event: Any) -> Any:
+    """The event as a JSON object, with an ``event_id`` of its own if it had none.
+
+    The id is given before the first send, so a retry after a connection dropped under a
+    request the server already applied counts as a duplicate, not as a second event.
+    """
     if isinstance(event, Event):
-        return {k: v for k, v in event._asdict().items() if v is not None}
-    return dict(event) if isinstance(event, Mapping) else event
+        event = {k: v for k, v in event._asdict().items() if v is not None}
+    elif isinstance(event, Mapping):
+        event = dict(event)
+    else:
+        return event  # not an object: the server names what is wrong with it
+    if event.get("event_id") is None:
+        event["event_id"] = f"{CLIENT_EVENT_ID_PREFIX}{secrets.token_hex(16)}"
+    return event
 
 
 def _id_list(ids: Iterable[str] | None, name: str) -> str | None:

@@ -26,9 +26,9 @@ class Client:
     unreachable, connect timeout, a kept-alive connection closed under the request), up to
     ``retries`` times with exponential backoff; then ``ApiConnectionError`` is raised. An
     answer, 4xx or 5xx, is never retried. Note that a connection dropped after the server
-    read a request may hide that it was applied: ``send_events`` is idempotent only for
-    events that carry an ``event_id`` (a resent one counts as a duplicate), so give events
-    ids when double counting matters.
+    read a request may hide that it was applied, so ``send_events`` gives every event
+    without an ``event_id`` a random one before the first send: a resent event counts as a
+    duplicate, never twice.
 
     The client is thread-safe; use it as a context manager or call ``close``.
 
@@ -192,9 +192,9 @@ class Client:
     ) -> IngestResult:
         """Send behaviour events (``POST /v1/events``); durable once this returns.
 
-        The next answer for each event's user reflects it. Not retried after the request
-        may have reached the server; events with an ``event_id`` are safe to resend (they
-        count as ``duplicates``), events without one are not.
+        The next answer for each event's user reflects it. Events without an ``event_id``
+        get a random one before the first send, so a retry (or sending the same events
+        again) counts them as ``duplicates``, never twice.
 
         Args:
             events: one event (a mapping with ``user_id``, ``item_id``, ``type`` and
