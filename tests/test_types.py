@@ -206,7 +206,28 @@ def test_a_full_item_parses() -> None:
         (1.0, 2.5), False,
     )  # fmt: skip
     assert parse_item({"item_id": "i2"}) == Item("i2")
-    assert parse_item({"item_id": "i3", "categories": "a|b||c"}).categories == ("a", "b", "c")
+    # A string where a list belongs is an error, not a one-element list (CSV cells "a|b"
+    # are split by the file reader, not here).
+    for bare in ("books", "a|b||c"):
+        with pytest.raises(ValidationError, match="must be a list of strings, got str") as caught:
+            parse_item({"item_id": "i3", "categories": bare})
+        assert caught.value.field == "categories"
+
+
+def test_missing_fields_say_required_and_unknown_types_list_the_valid_ones() -> None:
+    weights = {"click": 1.0, "view": 0.5}
+    for missing in ("user_id", "item_id", "type"):
+        record = {"user_id": "u", "item_id": "i", "type": "click"}
+        del record[missing]
+        with pytest.raises(ValidationError) as caught:
+            parse_event(record, weights)
+        assert (caught.value.field, caught.value.message) == (missing, "required")
+    with pytest.raises(ValidationError) as caught:
+        parse_event({"user_id": "u", "item_id": "i", "type": "teleport"}, weights)
+    assert caught.value.field == "type"
+    assert caught.value.message == "unknown event type 'teleport'; valid types: click, view"
+    with pytest.raises(ValidationError, match="required"):
+        parse_item({"title": "no id"})
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,8 @@ def check_id(value: Any, name: str) -> str:
 
     Ids are non-empty strings of at most 256 characters with no control characters.
     """
+    if value is None:
+        raise ValidationError("required", name)
     if not isinstance(value, str):
         raise ValidationError(f"must be a string, got {type(value).__name__}", name)
     if not value:
@@ -180,8 +182,11 @@ def parse_event(
     user_id = check_id(raw.get("user_id"), "user_id")
     item_id = check_id(raw.get("item_id"), "item_id")
     kind = raw.get("type")
+    if kind is None:
+        raise ValidationError("required", "type")
     if not isinstance(kind, str) or kind not in known_types:
-        raise ValidationError(f"unknown event type {kind!r}", "type")
+        valid = ", ".join(sorted(known_types))
+        raise ValidationError(f"unknown event type {kind!r}; valid types: {valid}", "type")
     current = time.time() if now is None else now
     stamp = raw.get("timestamp")
     timestamp = current if stamp is None else parse_timestamp(stamp)
@@ -290,11 +295,9 @@ def _plain_id(value: Any) -> bool:
 def _string_list(value: Any, name: str) -> tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, str):
-        # CSV files carry categories as "a|b|c".
-        value = [part for part in value.split("|") if part]
     if not isinstance(value, list | tuple):
-        raise ValidationError("must be a list of strings", name)
+        # A bare string is not a one-element list: coercing "books" hides a client's bug.
+        raise ValidationError(f"must be a list of strings, got {type(value).__name__}", name)
     return tuple(check_id(v, name) for v in value)
 
 

@@ -83,6 +83,8 @@ def _from_csv_cells(row: dict[str, str]) -> dict[str, Any]:
                 record[name] = json.loads(record[name])
             except json.JSONDecodeError as exc:
                 raise ValidationError(f"not valid JSON: {exc.msg}", name) from None
+    if "categories" in record:  # "a|b|c" in a cell; records elsewhere must send a list
+        record["categories"] = [part for part in record["categories"].split("|") if part]
     if "available" in record:
         flag = BOOLEAN_CELLS.get(record["available"].strip().lower())
         if flag is None:
