@@ -40,10 +40,14 @@ class TrainedFactors:
 def positives_matrix(events: EventBatch, trained: np.ndarray | None = None) -> sp.csr_matrix:
     """The binary user x item matrix of positive events (duplicates count once).
 
-    With ``trained`` (a bool mask over items) only positives on those items count and the
-    matrix has one column per mask entry.
+    The latest signal on a (user, item) pair wins: a dislike (negative weight) after the
+    positives removes the pair, a positive after a dislike restores it. With ``trained`` (a
+    bool mask over items) only positives on those items count and the matrix has one column
+    per mask entry.
     """
     pos = events.positive
+    if (events.weight < 0).any():
+        pos = _latest_signal_positive(events)
     n_users = int(events.uidx.max()) + 1 if len(events) else 0
     n_items = int(events.iidx.max()) + 1 if len(events) else 0
     if trained is not None:
@@ -57,6 +61,19 @@ def positives_matrix(events: EventBatch, trained: np.ndarray | None = None) -> s
     )
     matrix.data[:] = 1.0  # duplicates summed by csr_matrix: keep preference binary
     return matrix
+
+
+def _latest_signal_positive(events: EventBatch) -> np.ndarray:
+    """``events.positive`` minus positives whose pair's latest signal is a dislike."""
+    signal = np.flatnonzero(events.positive | (events.weight < 0))
+    pairs = events.uidx[signal] * (int(events.iidx.max()) + 1) + events.iidx[signal]
+    unique, pair_of = np.unique(pairs, return_inverse=True)
+    last = np.zeros(len(unique), dtype=np.int64)  # position in ``signal`` of each pair's last
+    np.maximum.at(last, pair_of, np.arange(len(signal)))
+    liked = events.positive[signal[last]]
+    keep = np.zeros(len(events), dtype=np.bool_)
+    keep[signal] = liked[pair_of]
+    return keep & events.positive
 
 
 def train(

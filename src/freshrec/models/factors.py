@@ -185,6 +185,9 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
                         self._track_new_item(uidx, iidx)
         else:
             tracked: set[tuple[int, int]] = set()
+            # Users who disliked since the snapshot moved on as well.
+            for uidx in since.uidx[since.weight < 0].tolist():
+                self._solved.pop(uidx, None)
             pos = since.positive
             for uidx, iidx in zip(since.uidx[pos].tolist(), since.iidx[pos].tolist(), strict=True):
                 self._solved.pop(uidx, None)
@@ -213,10 +216,16 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         self._record(events, track_new_items=True)
 
     def _record(self, events: EventBatch, track_new_items: bool) -> None:
-        for uidx, iidx, positive in zip(
-            events.uidx.tolist(), events.iidx.tolist(), events.positive.tolist(), strict=True
+        for uidx, iidx, positive, weight in zip(
+            events.uidx.tolist(),
+            events.iidx.tolist(),
+            events.positive.tolist(),
+            events.weight.tolist(),
+            strict=True,
         ):
             if not positive:
+                if weight < 0:
+                    self._forget(uidx, iidx)
                 continue
             profile = self._profiles.setdefault(uidx, {})
             if iidx in profile:
@@ -232,6 +241,25 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
                 # A user's vector counts trained items only: it stays; the item gained a user.
                 self._track_new_item(uidx, iidx)
                 self._stale_items.add(iidx)
+
+    def _forget(self, uidx: int, iidx: int) -> None:
+        """A dislike: the item leaves the user's profile (a later positive brings it back).
+
+        Training drops the pair too (``als.positives_matrix``: the latest signal wins).
+        """
+        profile = self._profiles.get(uidx)
+        if profile is None or iidx not in profile:
+            return
+        del profile[iidx]
+        # A rank-one downdate could go indefinite; the next read rebuilds the system.
+        self._user_cache.pop(uidx, None)
+        self._solved.pop(uidx, None)
+        self._stale_items.update(self._user_new_items.get(uidx, ()))
+        users = self._item_users.get(iidx)
+        if users is not None and uidx in users:  # an untrained item loses this user
+            users.remove(uidx)
+            self._user_new_items[uidx].remove(iidx)
+            self._stale_items.add(iidx)
 
     # -- fold-in ------------------------------------------------------------------------------
 

@@ -170,6 +170,9 @@ class NewItemsMixin:
                 vector = als.solve_spd(lhs, confidence * np.add.reduce(users))
                 self._item_factors[iidx] = vector
                 self._serving[iidx] = vector
+            elif iidx in self._item_users:  # every positive withdrawn (dislikes): no opinion
+                self._item_factors[iidx] = 0.0
+                self._serving[iidx] = 0.0
         if not single_items:
             return
         # One user: (B + w v vᵀ) x = α v has the closed form x = α z / (1 + w v·z) with
