@@ -309,10 +309,23 @@ def test_trending_incremental_across_long_time_gaps() -> None:
 
 def closed_form_user(model: ImplicitFactors, events: EventBatch, uidx: int) -> np.ndarray | None:
     """The documented fold-in, from scratch: ``(YᵀY + α Y_uᵀY_u + λI) x = (1 + α) Σ y_u`` over
-    the trained items among the user's (last ``fold_in_max_items``) distinct positives."""
+    the trained items among the user's (last ``fold_in_max_items``) distinct positives; a
+    dislike withdraws the item until a later positive (the latest signal wins)."""
     factors, trained, _ = model.trained_state()
     config = model.config
-    profile = list(dict.fromkeys(events.iidx[(events.uidx == uidx) & events.positive].tolist()))
+    liked: dict[int, None] = {}
+    mine = events.uidx == uidx
+    for iidx, positive, weight in zip(
+        events.iidx[mine].tolist(),
+        events.positive[mine].tolist(),
+        events.weight[mine].tolist(),
+        strict=True,
+    ):
+        if positive:
+            liked.setdefault(iidx, None)
+        elif weight < 0:
+            liked.pop(iidx, None)
+    profile = list(liked)
     trained_items = [i for i in profile if i < len(trained) and trained[i]]
     items = trained_items[-config.fold_in_max_items :]
     if not items:
