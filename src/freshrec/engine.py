@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,14 @@ from freshrec import answers, scenarios
 from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService
 from freshrec.engine_training import MODEL_BLOB, TrainingMixin
-from freshrec.errors import StoreError, UnknownItemError, UnknownScenarioError, ValidationError
+from freshrec.errors import (
+    EngineClosedError,
+    EngineDegradedError,
+    StoreError,
+    UnknownItemError,
+    UnknownScenarioError,
+    ValidationError,
+)
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import ScoringModel
 from freshrec.models.new_items import INLINE_REFRESH_ITEMS, REFRESH_BUDGET_SECONDS
@@ -103,6 +111,7 @@ class Engine(TrainingMixin):
         # New items' factor vectors, worked off between requests (serving engines only).
         self._upkeep = Upkeep(self._lock, self._upkeep_step) if background_training else None
         self._closed = False
+        self._degraded: str | None = None  # see ``degraded``
         self._directory_lock: DirectoryLock | None = None  # set by ``open`` for a directory
         wanted = self.config.scenarios
         self._content = ContentService(
@@ -200,7 +209,10 @@ class Engine(TrainingMixin):
             self._upkeep.close()
         self._models.factors.use_index(None)  # stops the index worker
         self._content.close()
-        self._content.save(self.store, self._state.items.id_of)
+        try:
+            self._content.save(self.store, self._state.items.id_of)
+        except StoreError:  # a full disk, say: embeddings are a cache, encoded again later
+            log.warning("could not save text embeddings at close", exc_info=True)
         with self._append_lock, self._lock:  # no append or apply is half done
             self._closed = True
             self.store.close()
@@ -220,10 +232,11 @@ class Engine(TrainingMixin):
 
         Raises ``ValidationError`` naming the index and field of the first bad item.
         """
+        self._check_writable()
         parsed = _parse_all(items, parse_item, "items")
         self._content.validate(parsed)
         self.store.upsert_items(parsed)
-        with self._lock:
+        with self._lock, self._applying_committed("items"):
             self._apply_items(parsed)
         return len(parsed)
 
@@ -289,9 +302,10 @@ class Engine(TrainingMixin):
 
     def upsert_users(self, users: Iterable[Mapping[str, Any]]) -> int:
         """Validate and store user profiles (all or none); return how many were written."""
+        self._check_writable()
         parsed = _parse_all(users, parse_user, "users")
         self.store.upsert_users(parsed)
-        with self._lock:
+        with self._lock, self._applying_committed("users"):
             self._apply_users(parsed)
         return len(parsed)
 
@@ -315,6 +329,7 @@ class Engine(TrainingMixin):
         ``ValidationError`` is raised. When this returns, accepted events survive a crash and
         the next recommendation for their users reflects them.
         """
+        self._check_writable()
         valid, errors = parse_events(events, self._weights, time.time())
         if errors and atomic:
             index, exc = errors[0]
@@ -326,19 +341,47 @@ class Engine(TrainingMixin):
         # lock, so one batch's append overlaps the previous batch's apply; the engine lock is
         # taken before the append lock is let go, so batches apply in log order.
         with self._append_lock:
-            fresh = self.store.append_events(valid)
+            self._check_writable()  # again: ``close`` takes this lock
+            fresh = self.store.append_events(valid)  # StoreUnavailableError: nothing written
             self._lock.acquire()
         try:
             new_events = (
                 valid if all(fresh) else [e for e, f in zip(valid, fresh, strict=True) if f]
             )
-            self._apply_events(new_events)
+            with self._applying_committed("events"):
+                self._apply_events(new_events)
         finally:
             self._lock.release()
         result.accepted = len(new_events)
         result.duplicates = len(valid) - len(new_events)
         self._maybe_retrain()
         return result
+
+    @property
+    def degraded(self) -> str | None:
+        """Why writes are refused (committed data failed to apply in memory), or None."""
+        return self._degraded
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise EngineClosedError()
+        if self._degraded is not None:
+            raise EngineDegradedError(self._degraded)
+
+    @contextmanager
+    def _applying_committed(self, what: str) -> Iterator[None]:
+        """Apply data the store already committed; on failure, refuse writes from then on.
+
+        The log holds the data but memory may hold part of it: rather than let the two
+        diverge further, the engine refuses writes (``degraded``, shown by
+        ``/health/ready``) and keeps answering reads; a restart rebuilds from the log.
+        """
+        try:
+            yield
+        except Exception as exc:
+            self._degraded = f"applying committed {what} failed ({exc!r}); restart to rebuild"
+            log.exception("committed %s could not be applied; refusing writes", what)
+            raise EngineDegradedError(self._degraded) from exc
 
     def _apply_events(self, events: Sequence[Event]) -> None:
         """Update every piece of online state with already-durable events (log order)."""

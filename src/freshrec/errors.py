@@ -46,6 +46,28 @@ class StoreError(FreshrecError):
     """The durable store failed or holds data this version cannot read."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store cannot commit right now (disk full, I/O error, locked): nothing was written.
+
+    Retrying later may succeed; what was acknowledged before is intact.
+    """
+
+
+class EngineClosedError(FreshrecError):
+    """The engine was closed (``Engine.close``); open it again to use it."""
+
+    def __str__(self) -> str:
+        return "the engine is closed"
+
+
+class EngineDegradedError(FreshrecError):
+    """Writes are refused: events were committed but applying them to memory failed.
+
+    The log is intact; the in-memory state may lack them, so the engine refuses writes rather
+    than diverge from its log further. Restarting rebuilds the state from the log.
+    """
+
+
 class DataDirectoryInUseError(StoreError):
     """Another process writes this data directory (one writer per directory)."""
 

@@ -15,7 +15,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from freshrec.errors import (
+    EngineClosedError,
+    EngineDegradedError,
     FreshrecError,
+    StoreUnavailableError,
     UnknownItemError,
     UnknownScenarioError,
     ValidationError,
@@ -99,6 +102,23 @@ async def _unknown_scenario(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "unknown_scenario", str(exc), "scenario")
 
 
+# How long a client should wait before retrying a write the store could not commit.
+RETRY_AFTER_SECONDS = 5
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    """503 with ``Retry-After``: a write was refused, nothing of it was acknowledged."""
+    codes = {
+        StoreUnavailableError: "store_unavailable",
+        EngineDegradedError: "degraded",
+        EngineClosedError: "closed",
+    }
+    code = next(c for kind, c in codes.items() if isinstance(exc, kind))
+    log.error("write refused (%s): %s", code, exc)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return error_response(503, code, f"not written: {exc}", None, headers)
+
+
 async def _other_freshrec_error(_: Request, exc: Exception) -> JSONResponse:
     log.error("engine error: %s", exc)
     return error_response(503, "unavailable", "the engine could not complete the request")
@@ -133,6 +153,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, _validation_error)
     app.add_exception_handler(UnknownItemError, _unknown_item)
     app.add_exception_handler(UnknownScenarioError, _unknown_scenario)
+    for refused in (StoreUnavailableError, EngineDegradedError, EngineClosedError):
+        app.add_exception_handler(refused, _unavailable)
     app.add_exception_handler(FreshrecError, _other_freshrec_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -23,12 +23,18 @@ async def live() -> dict[str, str]:
     "/health/ready",
     response_model=HealthOut,
     summary="Ready to serve",
-    responses={503: {"model": ErrorOut, "description": "Starting up or shutting down."}},
+    responses={503: {"model": ErrorOut, "description": "Starting up, shutting down or degraded."}},
 )
 async def ready(ctx: Ctx) -> dict[str, str] | Response:
-    """Return 200 once state and models are loaded, 503 before that and while shutting down."""
+    """Return 200 once state and models are loaded, 503 before that and while shutting down.
+
+    Also 503 (``degraded``, with the reason) once committed data failed to apply in memory:
+    the engine then refuses writes until a restart rebuilds its state from the log.
+    """
     if not ctx.ready:
         return error_response(503, "not_ready", "starting up or shutting down")
+    if ctx.engine.degraded is not None:
+        return error_response(503, "degraded", ctx.engine.degraded)
     return {"status": "ready"}
 
 

@@ -13,12 +13,13 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from freshrec.config import StoreConfig
-from freshrec.errors import StoreError
+from freshrec.errors import StoreError, StoreUnavailableError
 from freshrec.store.base import split_duplicates
 from freshrec.types import Event, Item, User
 
@@ -128,9 +129,29 @@ class SqliteStore:
             found.update(r[0] for r in rows)
         return found
 
+    @contextmanager
+    def _committing(self) -> Iterator[None]:
+        """Map a failed write to ``StoreUnavailableError``, after rolling it back.
+
+        A full disk, an I/O error or a lock held past ``busy_timeout`` surface from SQLite
+        as ``OperationalError`` (``DatabaseError`` for worse): the transaction is undone, so
+        the caller acknowledges nothing and the store stays as it was.
+        """
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):  # SQLite may have rolled back itself
+                    self._db.execute("ROLLBACK")
+            raise StoreUnavailableError(f"the store cannot commit: {exc}") from exc
+
     def append_events(self, events: Sequence[Event]) -> list[bool]:
-        """Append events in one transaction; see :meth:`Store.append_events`."""
-        with self._lock:
+        """Append events in one transaction; see :meth:`Store.append_events`.
+
+        Raises:
+            StoreUnavailableError: nothing was written (disk full, I/O error, locked).
+        """
+        with self._lock, self._committing():
             # Duplicates inside the batch are settled first; against the stored log, the
             # common case (all new) is one INSERT OR IGNORE whose change count proves it.
             fresh, accepted, _ = split_duplicates(events, ())
@@ -147,7 +168,8 @@ class SqliteStore:
                     self._insert_events(_INSERT, accepted)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
             self._wrote()
             return fresh
@@ -189,7 +211,7 @@ class SqliteStore:
     # -- items and users --------------------------------------------------------------------
 
     def _upsert(self, table: str, key: str, rows: list[tuple[str, str]]) -> int:
-        with self._lock:
+        with self._lock, self._committing():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
@@ -199,7 +221,8 @@ class SqliteStore:
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
             self._wrote()
         return len(rows)
@@ -259,8 +282,8 @@ class SqliteStore:
     # -- blobs ------------------------------------------------------------------------------
 
     def put_blob(self, name: str, data: bytes) -> None:
-        """Store or replace a named blob."""
-        with self._lock:
+        """Store or replace a named blob; raises ``StoreUnavailableError`` if it cannot."""
+        with self._lock, self._committing():
             self._db.execute(
                 "INSERT INTO blobs (name, data) VALUES (?, ?)"
                 " ON CONFLICT(name) DO UPDATE SET data = excluded.data",
@@ -289,7 +312,10 @@ class SqliteStore:
             checkpointer.close()  # without the lock: the thread may be waiting for it
         with self._lock:
             if self.path is not None:
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:  # e.g. disk full: the WAL keeps it, the next open reads it
+                    log.warning("final WAL checkpoint failed; the WAL holds the data")
             self._db.close()
 
 
