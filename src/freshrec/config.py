@@ -245,6 +245,10 @@ class ScenariosConfig(_Section):
     fresh_max_age_seconds: float = Field(default=14 * 86_400, gt=0)
     new_user_max_events: int = Field(default=0, ge=0)
     segment_properties: tuple[str, ...] = ()
+    # Without declared ``segment_properties``: a property key with more distinct values than
+    # this never segments, and a value needs this many users to become a segment.
+    segment_max_values_per_key: int = Field(default=50, ge=1)
+    segment_min_users: int = Field(default=5, ge=1)
     new_user_blend: NewUserBlendConfig = NewUserBlendConfig()
 
 

@@ -123,7 +123,12 @@ class Engine(TrainingMixin):
             self.config,
             self._state,
             self._content,
-            SegmentTrending(self.config.trending, wanted.segment_properties),
+            SegmentTrending(
+                self.config.trending,
+                wanted.segment_properties,
+                wanted.segment_max_values_per_key,
+                wanted.segment_min_users,
+            ),
             FreshItems(wanted.fresh_max_events, wanted.fresh_max_age_seconds),
         )
         self._restore()

@@ -43,8 +43,8 @@ def test_new_user_gets_their_segments_favourites() -> None:
 
 def test_fit_equals_partial_fit_on_the_same_events() -> None:
     rows = [(u % 3, (u * 7) % 11, 1.0, float(u), True) for u in range(60)]
-    a = SegmentTrending(TrendingConfig())
-    b = SegmentTrending(TrendingConfig())
+    a = SegmentTrending(TrendingConfig(), min_users=1)
+    b = SegmentTrending(TrendingConfig(), min_users=1)
     for m in (a, b):
         for u in range(3):
             m.set_user(u, {"group": "odd" if u % 2 else "even"})
@@ -54,3 +54,23 @@ def test_fit_equals_partial_fit_on_the_same_events() -> None:
     for u in range(3):
         sa, sb = a.score_user(u, 11), b.score_user(u, 11)
         assert sa is not None and sb is not None and np.allclose(sa, sb)
+
+
+def test_undeclared_properties_segment_only_with_low_cardinality_and_support() -> None:
+    model = SegmentTrending(TrendingConfig(), max_values_per_key=3, min_users=2)
+    for u in range(40):  # unique e-mails and zips, a plan most users share
+        model.set_user(u, {"email": f"user{u}@example.com", "zip": f"{10000 + u}", "plan": "pro"})
+    model.set_user(40, {"plan": "free"})
+    assert set(model._segment_ids) == {"plan=pro"}  # e-mail and zip: never a segment
+    assert model.user_segments(0) == model.user_segments(1) == (model._segment_ids["plan=pro"],)
+    assert not model.has_user(40)  # "free" waits for a second user
+    model.set_user(41, {"plan": "free"})
+    assert model.has_user(40) and model.has_user(41)  # the first one joins it then
+    assert len(model._popularity) == 2  # one count per item per segment: two in all
+    assert model._waiting == {} and model._dropped_keys == {"email", "zip"}
+
+
+def test_declared_keys_always_segment() -> None:
+    model = SegmentTrending(TrendingConfig(), keys=("email",), min_users=5)
+    model.set_user(0, {"email": "a@example.com", "plan": "pro"})
+    assert set(model._segment_ids) == {"email=a@example.com"}

@@ -20,8 +20,12 @@ from freshrec.state.popularity import DecayedPopularity, HotList
 
 # Numbers are bucketed this wide so "age=34" and "age=36" share evidence.
 NUMERIC_BUCKET = 10.0
-# A property with more distinct values than this (an email, a zip code) is not a segment.
+# Longer strings (a bio, an address) are not segment values.
 MAX_VALUE_LENGTH = 64
+# Undeclared properties: a key with more distinct values than this (an e-mail, a zip code)
+# never segments, and a value needs this many users before it becomes a segment.
+MAX_VALUES_PER_KEY = 50
+MIN_SEGMENT_USERS = 5
 
 
 def segments_of(properties: Mapping[str, Any], keys: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -68,30 +72,78 @@ class SegmentTrending(ScoringModel):
 
     name = "segments"
 
-    def __init__(self, config: TrendingConfig, keys: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        config: TrendingConfig,
+        keys: tuple[str, ...] = (),
+        max_values_per_key: int = MAX_VALUES_PER_KEY,
+        min_users: int = MIN_SEGMENT_USERS,
+    ) -> None:
         self.config = config
         self.keys = keys
+        self.max_values_per_key = max_values_per_key
+        self.min_users = min_users
+        # Undeclared properties: distinct values per key (until the key has too many and is
+        # dropped for good), and the users of each value until it has enough of them.
+        self._key_values: dict[str, set[str]] = {}
+        self._dropped_keys: set[str] = set()
+        self._waiting: dict[str, list[int]] = {}
         self._user_segments: dict[int, tuple[int, ...]] = {}
         self._segment_ids: dict[str, int] = {}
         self._popularity: list[DecayedPopularity] = []
         self._hot: list[HotList] = []  # per segment, for candidate retrieval
 
     def set_user(self, uidx: int, properties: Mapping[str, Any]) -> None:
-        """Record (or replace) the segments of a user from their properties."""
+        """Record (or replace) the segments of a user from their properties.
+
+        Declared keys (``keys``) always segment. Without a declaration, a value becomes a
+        segment only once ``min_users`` users carry it, and a key with more than
+        ``max_values_per_key`` distinct values (an e-mail, a zip code) never segments: each
+        segment holds a count per item, so one per e-mail grew memory with users x items.
+        """
         ids = []
         for name in segments_of(properties, self.keys):
+            if name not in self._segment_ids and not self.keys and not self._supported(name, uidx):
+                continue
             if name not in self._segment_ids:
-                self._segment_ids[name] = len(self._popularity)
-                popularity = DecayedPopularity(
-                    self.config.half_life_seconds, self.config.max_gap_seconds
-                )
-                self._popularity.append(popularity)
-                self._hot.append(HotList(popularity))
+                self._new_segment(name)
             ids.append(self._segment_ids[name])
         if ids:
             self._user_segments[uidx] = tuple(ids)
         else:
             self._user_segments.pop(uidx, None)
+
+    def _supported(self, name: str, uidx: int) -> bool:
+        """Whether an undeclared segment has enough users now (its waiting users join it)."""
+        key, _, value = name.partition("=")
+        if key in self._dropped_keys:
+            return False
+        values = self._key_values.setdefault(key, set())
+        values.add(value)
+        if len(values) > self.max_values_per_key:  # high cardinality: never a segment
+            self._dropped_keys.add(key)
+            del self._key_values[key]
+            for other in [n for n in self._waiting if n.partition("=")[0] == key]:
+                del self._waiting[other]
+            return False
+        waiting = self._waiting.setdefault(name, [])
+        if uidx not in waiting:
+            waiting.append(uidx)
+        if len(waiting) < self.min_users:
+            return False
+        del self._waiting[name]
+        segment = self._new_segment(name)
+        for earlier in waiting:  # they carried it before it had support
+            if earlier != uidx:
+                self._user_segments[earlier] = (*self._user_segments.get(earlier, ()), segment)
+        return True
+
+    def _new_segment(self, name: str) -> int:
+        self._segment_ids[name] = len(self._popularity)
+        popularity = DecayedPopularity(self.config.half_life_seconds, self.config.max_gap_seconds)
+        self._popularity.append(popularity)
+        self._hot.append(HotList(popularity))
+        return self._segment_ids[name]
 
     def has_user(self, uidx: int) -> bool:
         """Whether the user has at least one segment."""
