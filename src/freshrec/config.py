@@ -65,6 +65,9 @@ class HistoryConfig(_Section):
     """Per-user online state kept in memory."""
 
     max_recent_events: int = 200
+    # A user's seen items (the default exclusion) keep the newest this many: past it, the
+    # oldest may be recommended to them again (bounds a crawler's or a test account's memory).
+    max_seen_items: int = Field(default=10_000, ge=1)
 
 
 class TrendingConfig(_Section):
@@ -113,6 +116,8 @@ class FactorsConfig(_Section):
     warm_start_iterations: int = 5
     seed: int = 0
     fold_in_max_items: int = 300
+    # A user's positives kept for the fold-in (the newest; at least ``fold_in_max_items``).
+    profile_max_items: int = Field(default=1_000, ge=1)
     fold_in_cache_users: int = 20_000
 
 

@@ -83,3 +83,16 @@ def test_a_retrain_does_not_count_a_disliked_item() -> None:
         trained = positives_matrix(engine._state.columns.slice())
         assert trained[uidx, iidx] == 0.0 and trained[uidx].sum() == len(liked) - 1
         assert iidx not in model._profiles[uidx]
+
+
+def test_a_users_profile_keeps_the_newest_positives_only() -> None:
+    config = CONFIG.model_copy(update={"profile_max_items": 3, "fold_in_max_items": 2})
+    model = ImplicitFactors(config)
+    model.fit(group_events())
+    for iidx in (5, 6, 7, 8):  # user 1 already liked 0, 2, 3, 4
+        model.partial_fit(like(1, iidx))
+    assert list(model._profiles[1]) == [6, 7, 8]
+    factors = model.trained_state()[0]
+    got = model.user_vector(1)
+    assert got is not None  # the newest two trained items are what is folded in
+    np.testing.assert_allclose(got, half_step(factors, [8, 7], CONFIG.regularization, CONFIG.alpha))

@@ -59,7 +59,7 @@ def test_index_events_maps_ids_records_histories_and_logs() -> None:
     assert got.positive.tolist() == [True, False, False, True, False]
     assert len(state.columns) == 5 and len(state.catalog) == 3
     first = state.histories.get(0)
-    assert first is not None and first.seen == {0, 1} and first.negative == {1}
+    assert first is not None and list(first.seen) == [0, 1] and first.negative == {1}
     # Events alone list no item: nothing is recommendable until the catalogue creates it.
     assert state.allowed(0, None, None, exclude_seen=False).tolist() == [False, False, False]
     assert state.catalog.unlisted_count == 3
@@ -68,3 +68,15 @@ def test_index_events_maps_ids_records_histories_and_logs() -> None:
     allowed = state.allowed(0, None, None)
     assert allowed.tolist() == [False, False, True]
     assert state.allowed(0, None, None, exclude_seen=False).tolist() == [True, False, True]
+
+
+def test_a_users_seen_items_are_bounded_and_the_oldest_go_first() -> None:
+    config = EngineConfig.from_dict({"history": {"max_seen_items": 3}})
+    state = OnlineState(config)
+    state.index_events([Event("crawler", f"i{k}", "view", float(k)) for k in range(10)])
+    state.apply_items([Item(f"i{k}") for k in range(10)])
+    history = state.histories.get(0)
+    assert history is not None and list(history.seen) == [7, 8, 9]  # the newest three
+    assert state.allowed(0, None, None).tolist() == [True] * 7 + [False] * 3
+    state.index_events([Event("crawler", "i8", "view", 11.0)])  # seen again: nothing moves
+    assert list(history.seen) == [7, 8, 9]

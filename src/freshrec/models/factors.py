@@ -231,6 +231,10 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
             if iidx in profile:
                 continue
             profile[iidx] = None
+            if len(profile) > self.config.profile_max_items:
+                # Only the newest ``fold_in_max_items`` trained items are folded in: the
+                # oldest of a long profile no longer matters, and memory stays bounded.
+                del profile[next(iter(profile))]
             if self._is_trained(iidx):
                 self._solved.pop(uidx, None)
                 self._extend_fold_in(uidx, iidx)

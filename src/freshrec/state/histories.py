@@ -11,23 +11,26 @@ class UserHistory:
     """One user's online state.
 
     ``recent`` holds the newest events as ``(iidx, timestamp, weight)``, oldest first,
-    bounded; ``seen`` every item the user ever interacted with (the default exclusion);
-    ``negative`` items the user rejected (never recommended again); ``positives`` items with
-    a positive preference signal, in order of first positive event (the fold-in profile).
+    bounded; ``seen`` the items the user interacted with (the default exclusion), in order
+    of first interaction, the newest ``max_seen_items`` of them; ``negative`` items the user
+    rejected (never recommended again, until a positive event on them). The fold-in profile
+    lives in the factor model.
     """
 
     recent: deque[tuple[int, float, float]]
-    seen: set[int] = field(default_factory=set)
+    seen: dict[int, None] = field(default_factory=dict)
     negative: set[int] = field(default_factory=set)
-    positives: dict[int, float] = field(default_factory=dict)
     events: int = 0
 
 
 class UserHistories:
     """Histories of every user, indexed by ``uidx``."""
 
-    def __init__(self, max_recent_events: int) -> None:
+    def __init__(self, max_recent_events: int, max_seen_items: int = 10_000) -> None:
         self.max_recent_events = max_recent_events
+        # A user past this many distinct items (a crawler, a test account) forgets the
+        # oldest: those may be recommended to them again, and memory stays bounded.
+        self.max_seen_items = max_seen_items
         self._users: list[UserHistory] = []
 
     def get(self, uidx: int) -> UserHistory | None:
@@ -39,9 +42,9 @@ class UserHistories:
             self._users.append(UserHistory(deque(maxlen=self.max_recent_events)))
         return self._users[uidx]
 
-    def record(self, uidx: int, iidx: int, timestamp: float, weight: float, positive: bool) -> None:
+    def record(self, uidx: int, iidx: int, timestamp: float, weight: float) -> None:
         """Apply one event: negative weights mark a rejection, others extend the history."""
-        self.record_all([uidx], [iidx], [timestamp], [weight], [positive])
+        self.record_all([uidx], [iidx], [timestamp], [weight])
 
     def record_all(
         self,
@@ -49,27 +52,25 @@ class UserHistories:
         iidx: list[int],
         timestamps: list[float],
         weights: list[float],
-        positives: list[bool],
     ) -> None:
         """Apply events in order, as ``record`` would one by one."""
-        users = self._users
+        users, cap = self._users, self.max_seen_items
         if uidx:
             self._ensure(max(uidx))
-        for u, i, timestamp, weight, positive in zip(
-            uidx, iidx, timestamps, weights, positives, strict=True
-        ):
+        for u, i, timestamp, weight in zip(uidx, iidx, timestamps, weights, strict=True):
             user = users[u]
             user.events += 1
-            user.seen.add(i)
+            seen = user.seen
+            if i not in seen:
+                seen[i] = None
+                if len(seen) > cap:
+                    del seen[next(iter(seen))]  # the oldest first interaction
             if weight < 0:
                 user.negative.add(i)
-                user.positives.pop(i, None)
                 continue
             if user.negative:
                 user.negative.discard(i)
             user.recent.append((i, timestamp, weight))
-            if positive:
-                user.positives[i] = max(user.positives.get(i, 0.0), 1.0)
 
     def recent_items(self, uidx: int, n: int) -> list[int]:
         """Return the user's last ``n`` distinct-or-not items, oldest first."""

@@ -31,7 +31,9 @@ class OnlineState:
         self.users = IdVocabulary()
         self.items = IdVocabulary()
         self.catalog = CatalogIndex()
-        self.histories = UserHistories(config.history.max_recent_events)
+        self.histories = UserHistories(
+            config.history.max_recent_events, config.history.max_seen_items
+        )
         self.columns = EventColumns()
         self.catalogue_version = 0
 
@@ -63,7 +65,7 @@ class OnlineState:
             w > 0 and is_positive(e.type, e.value) for e, w in zip(events, weights, strict=True)
         ]
         timestamps = [e.timestamp for e in events]
-        self.histories.record_all(uidx, iidx, timestamps, weights, positives)
+        self.histories.record_all(uidx, iidx, timestamps, weights)
         batch = EventBatch(
             np.array(uidx, dtype=np.int64),
             np.array(iidx, dtype=np.int64),
