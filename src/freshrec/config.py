@@ -78,7 +78,7 @@ class TrendingConfig(_Section):
     """
 
     half_life_seconds: float = 7 * 86_400.0
-    max_gap_seconds: float = Field(default=3_600.0, gt=0)
+    max_gap_seconds: float = Field(default=86_400.0, gt=0)
 
 
 class CoVisitationConfig(_Section):
