@@ -138,9 +138,12 @@ class SegmentTrending(ScoringModel):
                 self._user_segments[earlier] = (*self._user_segments.get(earlier, ()), segment)
         return True
 
+    def _new_popularity(self) -> DecayedPopularity:
+        return DecayedPopularity(self.config.half_life_seconds, self.config.max_gap_seconds)
+
     def _new_segment(self, name: str) -> int:
         self._segment_ids[name] = len(self._popularity)
-        popularity = DecayedPopularity(self.config.half_life_seconds, self.config.max_gap_seconds)
+        popularity = self._new_popularity()
         self._popularity.append(popularity)
         self._hot.append(HotList(popularity))
         return self._segment_ids[name]
@@ -151,10 +154,7 @@ class SegmentTrending(ScoringModel):
 
     def fit(self, events: EventBatch) -> None:
         """Recount every segment from scratch (user segments are kept)."""
-        self._popularity = [
-            DecayedPopularity(self.config.half_life_seconds, self.config.max_gap_seconds)
-            for _ in self._popularity
-        ]
+        self._popularity = [self._new_popularity() for _ in self._popularity]
         self._hot = [HotList(popularity) for popularity in self._popularity]
         self.partial_fit(events)
 

@@ -28,7 +28,6 @@ class CatalogIndex:
 
     def __init__(self) -> None:
         self._n = 0
-        self._unlisted = 0
         self._available = np.zeros(64, dtype=np.bool_)
         self._listed = np.zeros(64, dtype=np.bool_)
         self._tie_break = np.zeros(64, dtype=np.float64)
@@ -52,7 +51,7 @@ class CatalogIndex:
     @property
     def unlisted_count(self) -> int:
         """How many item ids are known only from events."""
-        return self._unlisted
+        return self._n - int(np.count_nonzero(self.listed))
 
     @property
     def tie_break(self) -> npt.NDArray[np.float64]:
@@ -76,13 +75,10 @@ class CatalogIndex:
             self._created_at = np.concatenate([self._created_at, np.zeros(grow)])
         self._tie_break[self._n] = zlib.crc32(item_id.encode()) / 2**32 * _TIE_SCALE
         self._n += 1
-        self._unlisted += 1  # until an upsert lists it
 
     def update(self, iidx: int, item: Item) -> None:
         """Apply an item upsert: it lists the item; availability, categories, creation time."""
-        if not self._listed[iidx]:
-            self._listed[iidx] = True
-            self._unlisted -= 1
+        self._listed[iidx] = True
         self.available[iidx] = item.available
         self.created_at[iidx] = item.created_at or 0.0
         for old in self._item_categories.get(iidx, ()):
