@@ -37,6 +37,40 @@ def run_freshrec(data_dir: Path, k: int) -> dict[str, float]:
     }
 
 
+def run_peers(stream: replay_peers.Stream, peers: str, k: int) -> dict[str, dict[str, float]]:
+    """Replay every named peer over ``stream`` (single-threaded BLAS is the caller's)."""
+    results: dict[str, dict[str, float]] = {}
+    tie_order = np.random.default_rng(replay_peers.TIE_SEED).permutation(stream.n_items)
+    for name in [p.strip() for p in peers.split(",") if p.strip()]:
+        peer = replay_peers.make_peer(name, stream.n_items)
+        if peer is not None:
+            results[name] = replay_peers.replay(stream, peer, k, tie_order)
+    return results
+
+
+def print_results(results: dict[str, dict[str, float]], k: int) -> None:
+    """The table of one run, each system against freshrec and against the ALS peer."""
+    ours = results["freshrec"]
+    best_peer = max((r for n, r in results.items() if n != "freshrec"), key=lambda r: r["hr@10"])
+    als_speed = results.get("als", {}).get("events_per_second")
+    key = f"hr@{k}"
+    print(
+        f"{'system':<14}{key:>9}{'ndcg':>9}{'evaluated':>11}{'events/s':>11}"
+        f"{'hr/freshrec':>13}{'speed/als':>11}"
+    )
+    for name, row in results.items():
+        speed = f"{row['events_per_second'] / als_speed:>11.2f}" if als_speed else ""
+        print(
+            f"{name:<14}{row[key]:>9.4f}{row[f'ndcg@{k}']:>9.4f}{row['evaluated']:>11,}"
+            f"{row['events_per_second']:>11,.0f}{row[key] / ours[key]:>13.2f}{speed}"
+        )
+    print(
+        f"freshrec hr first half {ours['hr_first_half']:.4f}, second half "
+        f"{ours['hr_second_half']:.4f}; ahead of the best peer by "
+        f"{ours[key] / best_peer[key]:.2f}x"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=replay_peers.DEFAULT_DATA)
@@ -48,29 +82,10 @@ def main() -> int:
     if not (data_dir / "u.data").is_file():
         print(f"MovieLens-100K not found at {data_dir}; nothing to benchmark.")
         return 0
-    results: dict[str, dict[str, float]] = {}
     with threadpool_limits(limits=1):
-        results["freshrec"] = run_freshrec(data_dir, args.k)
-        stream = replay_peers.load_stream(data_dir)
-        tie_order = np.random.default_rng(replay_peers.TIE_SEED).permutation(stream.n_items)
-        for name in [p.strip() for p in args.peers.split(",") if p.strip()]:
-            peer = replay_peers.make_peer(name, stream.n_items)
-            if peer is not None:
-                results[name] = replay_peers.replay(stream, peer, args.k, tie_order)
-    ours = results["freshrec"]
-    best_peer = max((r for n, r in results.items() if n != "freshrec"), key=lambda r: r["hr@10"])
-    key = f"hr@{args.k}"
-    print(f"{'system':<14}{key:>9}{'ndcg':>9}{'evaluated':>11}{'events/s':>11}{'hr/freshrec':>13}")
-    for name, row in results.items():
-        print(
-            f"{name:<14}{row[key]:>9.4f}{row[f'ndcg@{args.k}']:>9.4f}{row['evaluated']:>11,}"
-            f"{row['events_per_second']:>11,.0f}{row[key] / ours[key]:>13.2f}"
-        )
-    print(
-        f"freshrec hr first half {ours['hr_first_half']:.4f}, second half "
-        f"{ours['hr_second_half']:.4f}; ahead of the best peer by "
-        f"{ours[key] / best_peer[key]:.2f}x"
-    )
+        results = {"freshrec": run_freshrec(data_dir, args.k)}
+        results.update(run_peers(replay_peers.load_stream(data_dir), args.peers, args.k))
+    print_results(results, args.k)
     if args.json:
         print(json.dumps(results))
     return 0

@@ -2,10 +2,12 @@
 
 Protocol (test-then-train, one pass over the stream):
 
-* Events are all rows of ``u.data`` (user, item, rating, unix timestamp), stably sorted by
-  timestamp so ties keep file order. User and item ids are strings.
-* For each event in order: if it is positive (rating >= 4), the user has at least one earlier
-  event (any rating) and has not interacted with this item before, the event is *evaluated*.
+* Events are all rows of ``u.data`` (user, item, rating, unix timestamp), or of a freshrec
+  event file (``load_event_file``), stably sorted by timestamp so ties keep file order. User
+  and item ids are strings.
+* For each event in order: if it is positive (rating >= 4; in an event file the engine's rule:
+  click, like, cart, purchase or rating >= 4), the user has at least one earlier event (any
+  type) and has not interacted with this item before, the event is *evaluated*.
   The peer ranks the candidates, i.e. the items seen earlier in the stream (by anyone) minus the
   items the user has already interacted with. It is a hit if the event's item is in the top k;
   ndcg@k = 1 / log2(rank + 2) for a hit at 0-based rank, else 0. Then the event is ingested.
@@ -14,7 +16,7 @@ Protocol (test-then-train, one pass over the stream):
 * events/second covers the whole replay for one peer: recommend + update for every event,
   including periodic refits.
 
-Peers ("positives" are events with rating >= 4):
+Peers ("positives" are the positive events above):
 
 * popularity: count of all events per item so far.
 * itemknn: symmetric co-occurrence counts between each event's item and the same user's previous
@@ -69,9 +71,21 @@ class Stream:
 
     users: list[int]
     items: list[int]
-    ratings: list[float]
+    positive: list[bool]
     n_users: int
     n_items: int
+
+
+def _indexed(pairs: list[tuple[str, str, bool]]) -> Stream:
+    """Index ids by first appearance, keeping the given (already replay) order."""
+    user_index: dict[str, int] = {}
+    item_index: dict[str, int] = {}
+    users, items, positive = [], [], []
+    for user, item, is_positive in pairs:
+        users.append(user_index.setdefault(user, len(user_index)))
+        items.append(item_index.setdefault(item, len(item_index)))
+        positive.append(is_positive)
+    return Stream(users, items, positive, len(user_index), len(item_index))
 
 
 def load_stream(data_dir: Path) -> Stream:
@@ -79,15 +93,27 @@ def load_stream(data_dir: Path) -> Stream:
     rows = [line.split("\t") for line in (data_dir / "u.data").read_text().splitlines() if line]
     timestamps = np.array([int(row[3]) for row in rows], dtype=np.int64)
     order = np.argsort(timestamps, kind="stable")
-    user_index: dict[str, int] = {}
-    item_index: dict[str, int] = {}
-    users, items, ratings = [], [], []
-    for pos in order.tolist():
-        user, item, rating = rows[pos][0], rows[pos][1], rows[pos][2]
-        users.append(user_index.setdefault(user, len(user_index)))
-        items.append(item_index.setdefault(item, len(item_index)))
-        ratings.append(float(rating))
-    return Stream(users, items, ratings, len(user_index), len(item_index))
+    return _indexed(
+        [
+            (rows[pos][0], rows[pos][1], float(rows[pos][2]) >= POSITIVE_RATING)
+            for pos in order.tolist()
+        ]
+    )
+
+
+def load_event_file(path: Path) -> Stream:
+    """Read a freshrec event file (CSV or JSON Lines) in the order ``freshrec replay`` uses.
+
+    Positives follow the engine's rule (``EngineConfig.is_positive``: click, like, cart,
+    purchase, rating >= 4); views and dislikes count as interactions only.
+    """
+    from freshrec.config import EngineConfig
+    from freshrec.readers import read_events_any
+
+    config = EngineConfig()
+    events = read_events_any(path, config.events.weights, strict=True).records
+    ordered = sorted(events, key=lambda event: event.timestamp)
+    return _indexed([(e.user_id, e.item_id, config.is_positive(e.type, e.value)) for e in ordered])
 
 
 class StreamState:
@@ -106,24 +132,20 @@ class StreamState:
         self.pos_users: list[int] = []
         self.pos_items: list[int] = []
 
-    def is_evaluated(self, user: int, item: int, rating: float) -> bool:
-        return (
-            rating >= POSITIVE_RATING
-            and self.user_events[user] > 0
-            and not self.interacted[user, item]
-        )
+    def is_evaluated(self, user: int, item: int, positive: bool) -> bool:
+        return positive and self.user_events[user] > 0 and not self.interacted[user, item]
 
     def candidates(self, user: int) -> np.ndarray:
         return self.seen & ~self.interacted[user]
 
-    def ingest(self, user: int, item: int, rating: float) -> None:
+    def ingest(self, user: int, item: int, positive: bool) -> None:
         self.n_events += 1
         self.seen[item] = True
         self.interacted[user, item] = True
         self.user_events[user] += 1
         self.popularity[item] += 1.0
         self.recent[user].append(item)
-        if rating >= POSITIVE_RATING:
+        if positive:
             self.positives[user].append(item)
             self.pos_users.append(user)
             self.pos_items.append(item)
@@ -143,7 +165,7 @@ class Peer:
     def scores(self, state: StreamState, user: int) -> np.ndarray:
         raise NotImplementedError
 
-    def update(self, state: StreamState, user: int, item: int, rating: float) -> None:
+    def update(self, state: StreamState, user: int, item: int, positive: bool) -> None:
         """Learn from an event; ``state`` does not contain it yet."""
 
     def refit(self, state: StreamState) -> None:
@@ -162,7 +184,7 @@ class ItemKNN(Peer):
     def scores(self, state: StreamState, user: int) -> np.ndarray:
         return self.cooc[list(state.recent[user])].sum(axis=0)
 
-    def update(self, state: StreamState, user: int, item: int, rating: float) -> None:
+    def update(self, state: StreamState, user: int, item: int, positive: bool) -> None:
         previous = [other for other in state.recent[user] if other != item]
         if previous:
             np.add.at(self.cooc[item], previous, 1.0)
@@ -268,16 +290,16 @@ def replay(stream: Stream, peer: Peer, k: int, tie_order: np.ndarray) -> dict[st
     state = StreamState(stream.n_users, stream.n_items)
     hits, ndcg, evaluated = 0, 0.0, 0
     start = time.perf_counter()
-    for user, item, rating in zip(stream.users, stream.items, stream.ratings, strict=True):
-        if state.is_evaluated(user, item, rating):
+    for user, item, positive in zip(stream.users, stream.items, stream.positive, strict=True):
+        if state.is_evaluated(user, item, positive):
             evaluated += 1
             scores = peer.scores(state, user)
             rank = target_rank(scores, state.candidates(user), item, tie_order)
             if rank is not None and rank < k:
                 hits += 1
                 ndcg += 1.0 / math.log2(rank + 2)
-        peer.update(state, user, item, rating)
-        state.ingest(user, item, rating)
+        peer.update(state, user, item, positive)
+        state.ingest(user, item, positive)
         if state.n_events % REFIT_EVERY == 0:
             peer.refit(state)
     elapsed = time.perf_counter() - start

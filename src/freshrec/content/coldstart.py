@@ -10,6 +10,9 @@ held-out items ~7x better than random order and ahead of a TF-IDF profile
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -39,6 +42,8 @@ class ContentToFactors:
     def __init__(self, l2: float) -> None:
         self.l2 = l2
         self._weights: npt.NDArray[np.float64] | None = None
+        # Bumped by every successful fit: predictions made before it are stale.
+        self.generation = 0
 
     @property
     def fitted(self) -> bool:
@@ -59,13 +64,73 @@ class ContentToFactors:
         self._weights = np.asarray(
             np.linalg.solve(gram, x.T @ factors.astype(np.float64)), dtype=np.float64
         )
+        self.generation += 1
         return True
 
     def predict(self, content: FloatMatrix) -> npt.NDArray[np.float64]:
         """Predicted factors, shape [n, k]. Raises RuntimeError before a successful fit."""
         if self._weights is None:
             raise RuntimeError("ContentToFactors.predict before fit")
-        return _with_intercept(content) @ self._weights
+        # x @ W[:-1] + W[-1] is the intercept model without copying x into a wider matrix.
+        predicted = content.astype(np.float64, copy=False) @ self._weights[:-1]
+        predicted += self._weights[-1]
+        return predicted
+
+
+class PredictionCache:
+    """Predicted factors per item, kept while neither the mapping nor any content changed.
+
+    A retrain places content-predicted factors on every item without behaviour (most of a
+    large catalogue), while the mapping is refitted only now and then: without the cache each
+    retrain re-fused and re-predicted the same 10,000 rows (a fifth of a 12,500-item replay).
+    ``key`` is whatever identifies the inputs (the mapping's generation, the content tables'
+    change counters); a new key empties the cache. Thread-safe: a retrain computes placements
+    on its own thread while the encoder's results are placed under the engine's lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: object = None
+        self._rows = np.zeros((0, 0), dtype=np.float64)
+        self._valid = np.zeros(0, dtype=np.bool_)
+
+    def get(
+        self,
+        key: object,
+        iidxs: npt.NDArray[np.int64],
+        predict: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]],
+    ) -> npt.NDArray[np.float64]:
+        """Rows for ``iidxs``, calling ``predict`` only on those not cached under ``key``."""
+        with self._lock:
+            return self._get(key, iidxs, predict)
+
+    def _get(
+        self,
+        key: object,
+        iidxs: npt.NDArray[np.int64],
+        predict: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]],
+    ) -> npt.NDArray[np.float64]:
+        if key != self._key:
+            self._key, self._valid = key, np.zeros(0, dtype=np.bool_)
+        size = int(iidxs.max()) + 1 if len(iidxs) else 0
+        if size > len(self._valid):
+            self._grow(max(size, 2 * len(self._valid)))
+        missing = iidxs[~self._valid[iidxs]]
+        if len(missing):
+            predicted = predict(missing)
+            if self._rows.shape[1] != predicted.shape[1]:
+                self._rows = np.zeros((len(self._valid), predicted.shape[1]), dtype=np.float64)
+                self._valid[:] = False
+            self._rows[missing] = predicted
+            self._valid[missing] = True
+        return self._rows[iidxs]
+
+    def _grow(self, size: int) -> None:
+        rows = np.zeros((size, self._rows.shape[1]), dtype=np.float64)
+        rows[: len(self._rows)] = self._rows
+        valid = np.zeros(size, dtype=np.bool_)
+        valid[: len(self._valid)] = self._valid
+        self._rows, self._valid = rows, valid
 
 
 def _with_intercept(x: FloatMatrix) -> npt.NDArray[np.float64]:

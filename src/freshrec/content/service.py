@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from freshrec.config import ContentConfig
-from freshrec.content.coldstart import ContentToFactors
+from freshrec.content.coldstart import ContentToFactors, PredictionCache
 from freshrec.content.embeddings import EmbeddingTable
 from freshrec.content.fusion import FusedContent, FusionBlock
 from freshrec.content.indexer import ContentIndexer
@@ -93,6 +93,7 @@ class ContentService:
         # (stated text, k, index generation) -> nearest items (``nearest_to_text``)
         self._text_nearest: OrderedDict[tuple[str, int, int], IntArray] = OrderedDict()
         self.mapping = ContentToFactors(config.mapping_l2)
+        self._predictions = PredictionCache()
         self._rows_at_fit = 0
         self._retrains_since_fit = 0
         self._saved_changes = -1  # EmbeddingTable.changes as last saved (-1: never)
@@ -400,11 +401,14 @@ class ContentService:
             rows = np.sort(rng.choice(rows, size=MAX_MAPPING_ITEMS, replace=False))
         return self.mapping.fit(fused.rows(rows), item_factors[rows])
 
-    def predicted_factors(self, iidxs: Sequence[int]) -> FloatArray | None:
+    def predicted_factors(self, iidxs: Sequence[int] | IntArray) -> FloatArray | None:
         """Content-predicted factors for items that have content, shape [len(iidxs), k]."""
-        if not self.mapping.fitted or not iidxs:
+        if not self.mapping.fitted or not len(iidxs):
             return None
-        return self.mapping.predict(self.fused().rows(iidxs))
+        fused = self.fused()
+        key = (self.mapping.generation, *((id(b.table), b.table.changes) for b in fused.blocks))
+        rows = np.asarray(iidxs, dtype=np.int64)
+        return self._predictions.get(key, rows, lambda some: self.mapping.predict(fused.rows(some)))
 
     def place(
         self,
@@ -448,15 +452,22 @@ class ContentService:
         return self._placement(np.flatnonzero(untrained))
 
     def _placement(self, targets: npt.NDArray[np.int64]) -> tuple[list[int], FloatArray] | None:
-        placed = [int(i) for i in targets if self.has_content(int(i))]
+        present = self._content_table().present
+        targets = np.asarray(targets, dtype=np.int64)
+        placed = targets[targets < len(present)]
+        placed = placed[present[placed]]
         predicted = self.predicted_factors(placed)
-        return None if predicted is None else (placed, predicted)
+        return None if predicted is None else (placed.tolist(), predicted)
 
     def has_content(self, iidx: int) -> bool:
         """Whether the item's content is known in every enabled space that matters."""
+        return self._content_table().vector(iidx) is not None
+
+    def _content_table(self) -> EmbeddingTable:
+        """The table whose rows say an item's content is known: text when encoded, else keywords."""
         if self.text is not None and self.encoder is not None:
-            return self.text.vector(iidx) is not None
-        return self.keywords.vector(iidx) is not None
+            return self.text
+        return self.keywords
 
     # -- persistence --------------------------------------------------------------------------
 
