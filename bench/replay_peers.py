@@ -289,14 +289,20 @@ def replay(stream: Stream, peer: Peer, k: int, tie_order: np.ndarray) -> dict[st
     """Run the prequential protocol for one peer and return its metrics."""
     state = StreamState(stream.n_users, stream.n_items)
     hits, ndcg, evaluated = 0, 0.0, 0
+    middle = len(stream.users) // 2
+    halves = [[0, 0], [0, 0]]  # [hits, evaluated] of the first and second half of the stream
     start = time.perf_counter()
-    for user, item, positive in zip(stream.users, stream.items, stream.positive, strict=True):
+    events = zip(stream.users, stream.items, stream.positive, strict=True)
+    for position, (user, item, positive) in enumerate(events):
         if state.is_evaluated(user, item, positive):
             evaluated += 1
+            half = halves[0 if position < middle else 1]
+            half[1] += 1
             scores = peer.scores(state, user)
             rank = target_rank(scores, state.candidates(user), item, tie_order)
             if rank is not None and rank < k:
                 hits += 1
+                half[0] += 1
                 ndcg += 1.0 / math.log2(rank + 2)
         peer.update(state, user, item, positive)
         state.ingest(user, item, positive)
@@ -308,6 +314,8 @@ def replay(stream: Stream, peer: Peer, k: int, tie_order: np.ndarray) -> dict[st
         f"ndcg@{k}": ndcg / max(evaluated, 1),
         "evaluated": evaluated,
         "events_per_second": len(stream.users) / elapsed,
+        "hr_first_half": halves[0][0] / max(halves[0][1], 1),
+        "hr_second_half": halves[1][0] / max(halves[1][1], 1),
     }
 
 
@@ -321,13 +329,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def print_table(results: dict[str, dict[str, float]], k: int) -> None:
-    header = f"{'peer':<14}{f'hr@{k}':>9}{f'ndcg@{k}':>10}{'evaluated':>11}{'events/s':>11}"
+    header = (
+        f"{'peer':<14}{f'hr@{k}':>9}{f'ndcg@{k}':>10}{'evaluated':>11}{'events/s':>11}"
+        f"{'1st half':>10}{'2nd half':>10}"
+    )
     print(header)
     print("-" * len(header))
     for name, row in results.items():
         print(
             f"{name:<14}{row[f'hr@{k}']:>9.4f}{row[f'ndcg@{k}']:>10.4f}"
             f"{row['evaluated']:>11,}{row['events_per_second']:>11,.0f}"
+            f"{row['hr_first_half']:>10.4f}{row['hr_second_half']:>10.4f}"
         )
 
 

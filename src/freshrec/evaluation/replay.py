@@ -17,7 +17,11 @@ from typing import Any
 
 from freshrec.config import EngineConfig
 from freshrec.engine import Engine
+from freshrec.errors import ValidationError
 from freshrec.types import Event, Item
+
+CATALOGUE = "catalogue"  # candidates: every listed item
+SEEN = "seen"  # candidates: items with an earlier event in the stream (the peers' set)
 
 
 @dataclass(slots=True)
@@ -64,6 +68,7 @@ def replay(
     scenario: str = "home",
     config: EngineConfig | None = None,
     progress: Callable[[int], None] | None = None,
+    candidates: str = CATALOGUE,
 ) -> ReplayReport:
     """Run the prequential protocol over ``events`` with a fresh in-memory engine.
 
@@ -74,10 +79,15 @@ def replay(
         scenario: which scenario answers the questions.
         config: engine settings; retraining runs inline so the replay is deterministic.
         progress: called with the number of events processed since the last call.
+        candidates: ``"catalogue"`` (every listed item may be recommended) or ``"seen"``
+            (only items with an earlier event in the stream: the peers' candidate set in
+            ``bench/replay_peers.py``, for a comparison on equal terms).
 
     Returns:
         ``ReplayReport`` with counts, hr@k, ndcg@k and throughput.
     """
+    if candidates not in (CATALOGUE, SEEN):
+        raise ValidationError(f"must be {CATALOGUE!r} or {SEEN!r}", "candidates")
     config = config or EngineConfig()
     ordered = sorted(events, key=lambda e: e.timestamp)
     report = ReplayReport(k=k, events=len(ordered))
@@ -96,6 +106,8 @@ def replay(
         # Only the catalogue makes items recommendable. Without an item file the stream is
         # the catalogue: each item is listed, explicitly, with the batch of its first event.
         list_items = not items
+        # Catalogue items the stream has not reached yet, excluded from answers in "seen" mode.
+        unseen = {item.item_id for item in items} if candidates == SEEN else set()
         fields, is_positive, log2 = Event._fields, config.is_positive, math.log2
         halves = report.halves
         for position, event in enumerate(ordered):
@@ -109,7 +121,7 @@ def replay(
                         engine.list_bare_items(e["item_id"] for e in pending)
                     engine.ingest(pending)
                     pending = []
-                ranked = engine.recommend_ids(user_id, k, scenario)
+                ranked = engine.recommend_ids(user_id, k, scenario, exclude=unseen or None)
                 hit = item_id in ranked
                 report.evaluated += 1
                 half = halves[0 if position < middle else 1]
@@ -121,6 +133,7 @@ def replay(
                     report.ndcg_sum += 1.0 / log2(ranked.index(item_id) + 2)
             pending.append(dict(zip(fields, event, strict=True)))
             seen.add(item_id)
+            unseen.discard(item_id)
             if progress is not None and position % 1000 == 999:
                 progress(1000)
         if pending:
