@@ -119,6 +119,9 @@ class FactorsConfig(_Section):
     # A user's positives kept for the fold-in (the newest; at least ``fold_in_max_items``).
     profile_max_items: int = Field(default=1_000, ge=1)
     fold_in_cache_users: int = 20_000
+    # Users' last solved vectors kept (least recently asked evicted first; an evicted user's
+    # next answer solves again from their profile): ~0.5 KB each, 100 MB at the default.
+    solved_cache_users: int = Field(default=200_000, ge=1)
 
 
 class EaseConfig(_Section):

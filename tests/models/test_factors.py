@@ -334,3 +334,20 @@ def test_install_since_drops_moved_users_and_folds_in_their_new_items(
     # User 0 moved on after the snapshot: their vector is not the snapshot's.
     vector = swapped.user_vector(0)
     assert vector is not None and not np.allclose(vector, trained.users[0])
+
+
+def test_solved_vectors_are_bounded_and_an_evicted_user_is_solved_again() -> None:
+    config = CONFIG.model_copy(update={"solved_cache_users": 3, "fold_in_cache_users": 2})
+    bounded, unbounded = ImplicitFactors(config), ImplicitFactors(CONFIG)
+    for m in (bounded, unbounded):
+        m.fit(group_events())
+    for u in range(20):
+        for m in (bounded, unbounded):
+            m.partial_fit(one(u, (u + 3) % N_ITEMS))
+            assert m.user_vector(u) is not None
+    assert len(bounded._solved) <= 3  # the bound the config sets
+    assert len(unbounded._solved) == 20
+    for u in range(20):  # most were evicted: their answers are solved again, the same
+        b, full = bounded.user_vector(u), unbounded.user_vector(u)
+        assert b is not None and full is not None
+        np.testing.assert_allclose(b, full, rtol=1e-9, atol=1e-12)

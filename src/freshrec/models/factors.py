@@ -92,7 +92,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         # systems: a user whose system was evicted is answered without a new solve until
         # their next positive. At 100k users asked at random, the 20k systems alone would
         # mean a 32 x 32 solve for most answers.
-        self._solved: dict[int, FloatArray] = {}
+        self._solved: OrderedDict[int, FloatArray] = OrderedDict()
         self._stale_items: set[int] = set()
         self._user_new_items: dict[int, list[int]] = {}  # uidx -> its untrained items
         # Nearest items to a user vector, for candidate retrieval on large catalogues; it
@@ -174,7 +174,8 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         self._item_factors, self._serving, self._gram = p.item_factors, p.serving, p.gram
         self._trained, self._trained_list = p.trained, p.trained_list
         self._user_cache.clear()
-        self._solved = p.users
+        self._solved = OrderedDict(p.users)
+        self._trim_solved()
         self._item_users = {}
         self._user_new_items = {}
         is_trained = self._is_trained
@@ -326,6 +327,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         if cached is None:
             known = self._solved.get(uidx)
             if known is not None:  # no positive since it was solved
+                self._solved.move_to_end(uidx)
                 return known
             cached = self._build_fold_in(uidx)
             if cached is None:
@@ -333,7 +335,14 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         if cached.vector is None:
             cached.vector = cached.inverse @ cached.rhs
             self._solved[uidx] = cached.vector
+            self._trim_solved()
         return cached.vector
+
+    def _trim_solved(self) -> None:
+        """Forget the least recently asked solved vectors past ``solved_cache_users``."""
+        solved, cap = self._solved, self.config.solved_cache_users
+        while len(solved) > cap:
+            solved.popitem(last=False)
 
     def _fold_in_items(self, uidx: int) -> list[int]:
         """The newest ``fold_in_max_items`` trained items of the user's positives.

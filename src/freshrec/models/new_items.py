@@ -47,7 +47,7 @@ class NewItemsMixin:
     _item_users: dict[int, list[int]]
     _user_new_items: dict[int, list[int]]
     _user_cache: OrderedDict[int, _FoldIn]
-    _solved: dict[int, FloatArray]
+    _solved: OrderedDict[int, FloatArray]
     _item_factors: FloatArray
     _serving: npt.NDArray[np.float32]
     _trained: npt.NDArray[np.bool_]
@@ -59,6 +59,7 @@ class NewItemsMixin:
     # Methods of ImplicitFactors this half calls.
     user_vector: Callable[[int], FloatArray | None]
     _fold_in_items: Callable[[int], list[int]]
+    _trim_solved: Callable[[], None]
     _set_trained: Callable[[npt.NDArray[np.bool_]], None]
     _rows_changed: Callable[[Sequence[int] | set[int]], None]
 
@@ -214,6 +215,7 @@ class NewItemsMixin:
         for uidx, liked, vector in zip(order, lists, vectors, strict=True):
             if liked:  # a user with no trained positive has no vector
                 solved[uidx] = vector
+        self._trim_solved()
 
     def _users_vectors(self, iidx: int) -> list[FloatArray]:
         """The vectors of the users who liked a new item (those who have one)."""
