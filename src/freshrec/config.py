@@ -93,7 +93,7 @@ class CoVisitationConfig(_Section):
     rows that doubled since they were last tidied are summed and pruned back to that cap.
     """
 
-    window_events: int = 10
+    window_events: int = 20
     window_decay: float = 1.0
     recency_decay: float = 0.8
     popularity_exponent: float = 0.5
@@ -109,7 +109,7 @@ class FactorsConfig(_Section):
     (0 = always train from scratch with ``iterations``).
     """
 
-    factors: int = 32
+    factors: int = 64
     regularization: float = 10.0
     alpha: float = 4.0
     iterations: int = 15
