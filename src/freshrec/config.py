@@ -109,7 +109,7 @@ class FactorsConfig(_Section):
     (0 = always train from scratch with ``iterations``).
     """
 
-    factors: int = 64
+    factors: int = 32
     regularization: float = 10.0
     alpha: float = 4.0
     iterations: int = 15
@@ -241,11 +241,12 @@ class ScenariosConfig(_Section):
 
     ``new_item_share``: the share of home-feed slots given to fresh items (the exploration
     slot). Off by default: on the MovieLens-100K replay a share of 0.1 costs 0.015 hr@10
-    (0.2254 -> 0.2109), the short-term price of showing items nobody has judged yet; the
-    demo shop turns it on. An item is fresh while it has fewer than ``fresh_max_events``
-    events and was created within ``fresh_max_age_seconds`` (items without ``created_at``
-    count as fresh while their event count is low). ``new_user_max_events``: a user with at
-    most this many events is served by the ``new_user`` pipeline when ``home`` is asked for.
+    (0.2254 -> 0.2109 with the 2026-11 defaults), the short-term price of showing items nobody
+    has judged yet; the demo shop turns it on. An item is fresh while it has fewer than
+    ``fresh_max_events`` events and was created within ``fresh_max_age_seconds`` (items
+    without ``created_at`` count as fresh while their event count is low).
+    ``new_user_max_events``: a user with at most this many events is served by the
+    ``new_user`` pipeline when ``home`` is asked for.
     """
 
     new_item_share: float = Field(default=0.0, ge=0, le=1)
