@@ -28,7 +28,11 @@ from freshrec.readers import read_movielens
 
 def run_freshrec(data_dir: Path, k: int, candidates: str = "catalogue") -> dict[str, float]:
     data = read_movielens(data_dir)
-    report = replay(data.events, data.items, k=k, candidates=candidates).to_dict()
+    return row_of(replay(data.events, data.items, k=k, candidates=candidates).to_dict(), k)
+
+
+def row_of(report: dict[str, float], k: int) -> dict[str, float]:
+    """A replay report as a row of the table, in the peers' keys."""
     return {
         f"hr@{k}": report[f"hr@{k}"],
         f"ndcg@{k}": report[f"ndcg@{k}"],

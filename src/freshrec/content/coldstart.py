@@ -102,28 +102,22 @@ class PredictionCache:
     ) -> npt.NDArray[np.float64]:
         """Rows for ``iidxs``, calling ``predict`` only on those not cached under ``key``."""
         with self._lock:
-            return self._get(key, iidxs, predict)
-
-    def _get(
-        self,
-        key: object,
-        iidxs: npt.NDArray[np.int64],
-        predict: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float64]],
-    ) -> npt.NDArray[np.float64]:
-        if key != self._key:
-            self._key, self._valid = key, np.zeros(0, dtype=np.bool_)
-        size = int(iidxs.max()) + 1 if len(iidxs) else 0
-        if size > len(self._valid):
-            self._grow(max(size, 2 * len(self._valid)))
-        missing = iidxs[~self._valid[iidxs]]
-        if len(missing):
-            predicted = predict(missing)
-            if self._rows.shape[1] != predicted.shape[1]:
-                self._rows = np.zeros((len(self._valid), predicted.shape[1]), dtype=np.float64)
-                self._valid[:] = False
-            self._rows[missing] = predicted
-            self._valid[missing] = True
-        return self._rows[iidxs]
+            if key != self._key:  # start over: no row of the old key is valid
+                self._key = key
+                self._rows = np.zeros((0, 0), dtype=np.float64)
+                self._valid = np.zeros(0, dtype=np.bool_)
+            size = int(iidxs.max()) + 1 if len(iidxs) else 0
+            if size > len(self._valid):
+                self._grow(max(size, 2 * len(self._valid)))
+            missing = iidxs[~self._valid[iidxs]]
+            if len(missing):
+                predicted = predict(missing)
+                if self._rows.shape[1] != predicted.shape[1]:
+                    # The first prediction under this key: nothing is valid yet.
+                    self._rows = np.zeros((len(self._valid), predicted.shape[1]), dtype=np.float64)
+                self._rows[missing] = predicted
+                self._valid[missing] = True
+            return self._rows[iidxs]
 
     def _grow(self, size: int) -> None:
         rows = np.zeros((size, self._rows.shape[1]), dtype=np.float64)
