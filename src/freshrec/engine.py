@@ -279,6 +279,12 @@ class Engine(TrainingMixin):
             picked = unlisted[np.lexsort((unlisted, -counts[unlisted]))][:limit]
             return [(state.items.id_of(int(i)), int(counts[i])) for i in picked]
 
+    @property
+    def unlisted_count(self) -> int:
+        """How many item ids were met only in events (``unlisted_items`` lists them)."""
+        with self._lock:  # a count of the catalogue's mask, without stats()'s store queries
+            return self._state.catalog.unlisted_count
+
     def hide_item(self, item_id: str) -> Item:
         """Hide an item from every answer (``available`` false), keeping its history.
 
