@@ -148,14 +148,16 @@ def _combine(
     multiply, maximum = np.multiply, np.maximum
     total: FloatArray | None = None
     parts: dict[str, FloatArray] = {}
+    # The mask as 0.0/1.0 once: float times bool casts on every call, ~3x slower per source.
+    keep = None if allowed is None else allowed.astype(np.float64)
     for name, weight, scorer, nonnegative in scored:
         scores = scorer()
         if scores is None or not len(scores):
             continue
         if not nonnegative:
             maximum(scores, 0.0, out=scores)  # a source can only add evidence, never veto
-        if allowed is not None:
-            multiply(scores, allowed, out=scores)
+        if keep is not None:
+            multiply(scores, keep, out=scores)
         top = float(maximum.reduce(scores))
         if top <= 0:
             continue
