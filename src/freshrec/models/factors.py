@@ -55,7 +55,7 @@ class PreparedFactors:
     user_base: FloatArray
     user_base_inverse: FloatArray
     gram: FloatArray  # over trained rows
-    users: dict[int, FloatArray]  # solved vectors at the snapshot
+    users: OrderedDict[int, FloatArray]  # solved vectors at the snapshot, in LRU order
 
 
 class ImplicitFactors(NewItemsMixin, ScoringModel):
@@ -157,7 +157,8 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
             user_base,
             als.solve_spd(user_base, self._identity),
             rows.T @ rows,
-            users if users is not None else {},
+            # Built here, off the lock: install then swaps it in without a copy.
+            OrderedDict(users) if users is not None else OrderedDict(),
         )
 
     def install(self, prepared: PreparedFactors, since: EventBatch | None = None) -> None:
@@ -174,7 +175,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         self._item_factors, self._serving, self._gram = p.item_factors, p.serving, p.gram
         self._trained, self._trained_list = p.trained, p.trained_list
         self._user_cache.clear()
-        self._solved = OrderedDict(p.users)
+        self._solved = p.users
         self._trim_solved()
         self._item_users = {}
         self._user_new_items = {}

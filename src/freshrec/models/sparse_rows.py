@@ -30,7 +30,7 @@ FloatArray = npt.NDArray[np.float64]
 _MIN_CAPACITY = 8
 
 
-def run_starts(sorted_keys: IntArray) -> IntArray:
+def run_starts(sorted_keys: npt.NDArray[np.integer]) -> IntArray:
     """Positions where a run of equal values begins in ``sorted_keys`` (non-empty).
 
     ``np.flatnonzero(np.diff(keys, prepend=-1))`` without ``diff``'s broadcasting of the
@@ -307,7 +307,7 @@ class SparseRows:
         vals = (self._vals[slots] * np.repeat(weights, lengths))[order]
         if not len(cols):
             return cols.astype(np.int64), vals.astype(np.float64)
-        starts = np.flatnonzero(np.concatenate(([True], cols[1:] != cols[:-1])))
+        starts = run_starts(cols)
         sums: FloatArray = np.add.reduceat(vals, starts).astype(np.float64, copy=False)
         return cols[starts].astype(np.int64, copy=False), sums
 
