@@ -9,20 +9,21 @@ import numpy as np
 from conftest import ConfigFactory
 from freshrec.engine import Engine
 from freshrec.models.new_items import INLINE_REFRESH_ITEMS
+from freshrec.rwlock import ReadWriteLock
 from freshrec.upkeep import Upkeep
 
 
 def test_steps_run_under_the_lock_until_done_and_again_after_a_poke() -> None:
-    lock = threading.RLock()
+    lock = ReadWriteLock()
     remaining = [5]
     held: list[bool] = []
 
     def step() -> bool:
-        held.append(lock._is_owned())  # type: ignore[attr-defined]
+        held.append(lock._owner == threading.get_ident())  # the writer holds it
         remaining[0] -= 1
         return remaining[0] > 0
 
-    upkeep = Upkeep(lock, step)
+    upkeep = Upkeep(lock.writing, step)
     upkeep.poke()
     assert upkeep.wait_idle(5.0)
     assert remaining[0] == 0 and len(held) == 5 and all(held)
@@ -46,7 +47,7 @@ def test_a_failing_step_is_logged_and_the_worker_lives_on() -> None:
             raise RuntimeError("boom")
         return False
 
-    upkeep = Upkeep(threading.Lock(), step)
+    upkeep = Upkeep(ReadWriteLock().writing, step)
     upkeep.poke()
     assert upkeep.wait_idle(5.0)
     upkeep.poke()

@@ -5,6 +5,7 @@ from freshrec.config import EngineConfig
 from freshrec.engine import Engine
 from freshrec.errors import (
     FreshrecError,
+    OffsetNotReachedError,
     ReadError,
     StoreError,
     UnknownItemError,
@@ -24,6 +25,7 @@ __all__ = [
     "FreshrecError",
     "IngestResult",
     "Item",
+    "OffsetNotReachedError",
     "ReadError",
     "Recommendation",
     "StoreError",

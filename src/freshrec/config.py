@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -185,7 +185,11 @@ class RetrievalConfig(_Section):
 
 
 class BlendConfig(_Section):
-    """Weights of each source in the ``home`` scenario (each source's scores scaled to [0, 1])."""
+    """Weights of each source in the ``home`` scenario (each source's scores scaled to [0, 1]).
+
+    ``sources``: more candidate sources by registered name (``freshrec.sources.registry``)
+    with their weights, e.g. ``{"category_trending": 0.2}``.
+    """
 
     covisitation: float = 1.0
     factors: float = 0.5
@@ -193,6 +197,7 @@ class BlendConfig(_Section):
     trending: float = 0.1
     content: float = 0.0
     similar_content: float = 0.1
+    sources: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
 class NewUserBlendConfig(_Section):
@@ -203,6 +208,7 @@ class NewUserBlendConfig(_Section):
     covisitation: float = 1.0
     factors: float = 0.5
     trending: float = 0.5
+    sources: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
 
 class ContentConfig(_Section):
@@ -275,9 +281,17 @@ class AnswerCacheConfig(_Section):
 
 
 class ServingConfig(_Section):
-    """The HTTP server."""
+    """The HTTP server, and how answers use the cores.
+
+    ``blas_threads``: threads one BLAS call (a catalogue-wide mat-vec) may use, set for the
+    whole process when an engine starts; 0 leaves the library's default. One is faster for
+    a server: answers run in parallel (no exclusive lock on reads), and OpenBLAS's own two
+    threads per mat-vec on a 2-core box made two reader threads slower than one
+    (``bench/read_threads.py``: 0.6x with two BLAS threads, 1.6x with one).
+    """
 
     cache: AnswerCacheConfig = AnswerCacheConfig()
+    blas_threads: int = Field(default=1, ge=0)
 
 
 class EngineConfig(_Section):

@@ -32,6 +32,7 @@ from freshrec.engine_training import MODEL_BLOB, TrainingMixin
 from freshrec.errors import (
     EngineClosedError,
     EngineDegradedError,
+    OffsetNotReachedError,
     StoreError,
     UnknownItemError,
     UnknownScenarioError,
@@ -42,11 +43,14 @@ from freshrec.models.base import ScoringModel
 from freshrec.models.new_items import INLINE_REFRESH_ITEMS, REFRESH_BUDGET_SECONDS
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
+from freshrec.rwlock import ReadWriteLock
 from freshrec.scenarios import Blend, ModelSet, Source
+from freshrec.sources import registry
 from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
 from freshrec.store.lock import DirectoryLock
+from freshrec.threads import limit_blas_threads
 from freshrec.training import BackgroundTrainer, ModelArtifact
 from freshrec.training.install import from_artifact, install, prepare
 from freshrec.types import (
@@ -67,6 +71,8 @@ log = logging.getLogger(__name__)
 DB_FILE = "freshrec.db"
 MAX_N = 1_000
 MAX_QUERY_CHARS = 1_000
+# How long a read with ``at_least`` waits for an ingest in flight to apply its events.
+OFFSET_WAIT_SECONDS = 1.0
 
 
 class Engine(TrainingMixin):
@@ -87,8 +93,18 @@ class Engine(TrainingMixin):
     ) -> None:
         self.config = config or EngineConfig()
         self.store = store
-        self._lock = threading.RLock()
+        limit_blas_threads(self.config.serving.blas_threads)
+        registry.check_names(self.config.blend.sources, "blend.sources")
+        registry.check_names(
+            self.config.scenarios.new_user_blend.sources, "scenarios.new_user_blend.sources"
+        )
+        # Answers share this lock; the one writer (ingest, upserts, the trainer's swap, the
+        # encoder's placements, upkeep) takes it alone. Reads write nothing shared: what
+        # they compute lazily lives in read-side caches with their own mutexes.
+        self._lock = ReadWriteLock()
         self._append_lock = threading.Lock()  # orders log appends; see ``ingest``
+        # Signalled whenever the applied log offset moves (reads with ``at_least`` wait on it).
+        self._offset_moved = threading.Condition(threading.Lock())
         self._state = OnlineState(self.config)
         self._models = ModelSet(
             CoVisitation(self.config.covisitation),
@@ -109,7 +125,9 @@ class Engine(TrainingMixin):
         self._factor_index_built_at = -float("inf")
         self._encoded_while_training: list[int] | None = None  # a list while ``train`` fits
         # New items' factor vectors, worked off between requests (serving engines only).
-        self._upkeep = Upkeep(self._lock, self._upkeep_step) if background_training else None
+        self._upkeep = (
+            Upkeep(self._lock.writing, self._upkeep_step) if background_training else None
+        )
         self._closed = False
         self._degraded: str | None = None  # see ``degraded``
         self._directory_lock: DirectoryLock | None = None  # set by ``open`` for a directory
@@ -218,7 +236,7 @@ class Engine(TrainingMixin):
             self._content.save(self.store, self._state.items.id_of)
         except StoreError:  # a full disk, say: embeddings are a cache, encoded again later
             log.warning("could not save text embeddings at close", exc_info=True)
-        with self._append_lock, self._lock:  # no append or apply is half done
+        with self._append_lock, self._lock.writing():  # no append or apply is half done
             self._closed = True
             self.store.close()
             if self._directory_lock is not None:
@@ -241,7 +259,7 @@ class Engine(TrainingMixin):
         parsed = _parse_all(items, parse_item, "items")
         self._content.validate(parsed)
         self.store.upsert_items(parsed)
-        with self._lock, self._applying_committed("items"):
+        with self._lock.writing(), self._applying_committed("items"):
             self._apply_items(parsed)
         return len(parsed)
 
@@ -257,7 +275,7 @@ class Engine(TrainingMixin):
         For event-only data (a replay or an import without an item file), where the events
         are the catalogue: items already listed are left as they are.
         """
-        with self._lock:
+        with self._lock.reading():
             listed, index = self._state.catalog.listed, self._state.items.get
             new = [
                 i for i in dict.fromkeys(item_ids) if (iidx := index(i)) is None or not listed[iidx]
@@ -270,7 +288,7 @@ class Engine(TrainingMixin):
         Events on such items are kept and counted, but the items are never recommended
         until an upsert creates them (``upsert_items``; an admin may also hide them).
         """
-        with self._lock:
+        with self._lock.reading():
             state = self._state
             unlisted = np.flatnonzero(~state.catalog.listed)
             if not len(unlisted):
@@ -282,7 +300,9 @@ class Engine(TrainingMixin):
     @property
     def unlisted_count(self) -> int:
         """How many item ids were met only in events (``unlisted_items`` lists them)."""
-        with self._lock:  # a count of the catalogue's mask, without stats()'s store queries
+        with (
+            self._lock.reading()
+        ):  # a count of the catalogue's mask, without stats()'s store queries
             return self._state.catalog.unlisted_count
 
     def hide_item(self, item_id: str) -> Item:
@@ -316,7 +336,7 @@ class Engine(TrainingMixin):
         self._check_writable()
         parsed = _parse_all(users, parse_user, "users")
         self.store.upsert_users(parsed)
-        with self._lock, self._applying_committed("users"):
+        with self._lock.writing(), self._applying_committed("users"):
             self._apply_users(parsed)
         return len(parsed)
 
@@ -347,6 +367,7 @@ class Engine(TrainingMixin):
             raise ValidationError(f"event {index}: {exc.message}", exc.field)
         result = IngestResult(errors=[(index, str(exc)) for index, exc in errors])
         if not valid:
+            result.offset = self.applied_offset
             return result
         # The durable append (SQLite work and an fsync, outside the GIL) runs under its own
         # lock, so one batch's append overlaps the previous batch's apply; the engine lock is
@@ -354,19 +375,44 @@ class Engine(TrainingMixin):
         with self._append_lock:
             self._check_writable()  # again: ``close`` takes this lock
             fresh = self.store.append_events(valid)  # StoreUnavailableError: nothing written
-            self._lock.acquire()
+            self._lock.acquire_write()
         try:
             new_events = (
                 valid if all(fresh) else [e for e, f in zip(valid, fresh, strict=True) if f]
             )
             with self._applying_committed("events"):
                 self._apply_events(new_events)
+            result.offset = len(self._state.columns)
         finally:
-            self._lock.release()
+            self._lock.release_write()
+        with self._offset_moved:
+            self._offset_moved.notify_all()
         result.accepted = len(new_events)
         result.duplicates = len(valid) - len(new_events)
         self._maybe_retrain()
         return result
+
+    @property
+    def applied_offset(self) -> int:
+        """The log offset the engine's state reflects: how many events it has applied."""
+        return len(self._state.columns)  # one int read: no lock needed
+
+    def wait_for_offset(self, at_least: int, timeout: float = OFFSET_WAIT_SECONDS) -> int:
+        """Block until the state reflects log offset ``at_least``; return the applied offset.
+
+        An ``ingest`` applies its events before it returns, so an offset it returned is
+        reached at once; a larger one may belong to an ingest still applying. Raises
+        ``OffsetNotReachedError`` (field ``at_least``) if it is not reached in ``timeout``.
+        """
+        if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 0:
+            raise ValidationError("must be a non-negative integer", "at_least")
+        with self._offset_moved:
+            reached = self._offset_moved.wait_for(
+                lambda: self.applied_offset >= at_least or self._closed, timeout
+            )
+        if not reached or self.applied_offset < at_least:
+            raise OffsetNotReachedError(at_least, self.applied_offset)
+        return self.applied_offset
 
     @property
     def degraded(self) -> str | None:
@@ -443,18 +489,23 @@ class Engine(TrainingMixin):
         exclude: Iterable[str] | None = None,
         category: str | None = None,
         explain: bool = True,
+        at_least: int | None = None,
     ) -> list[Recommendation]:
         """Return up to ``n`` items for the user, best first, with scores and reasons.
 
         Items the user interacted with, rejected, or that are unavailable or in ``exclude``
         never appear; ``category`` restricts the answer to one category. A user without
-        history gets what is trending (in the category, when given).
+        history gets what is trending (in the category, when given). ``at_least``: answer
+        from a state that reflects at least this log offset (``IngestResult.offset``).
 
         Raises:
             ValidationError: bad ``user_id`` or ``n`` outside [1, 1000].
             UnknownScenarioError: ``scenario`` is not configured.
+            OffsetNotReachedError: ``at_least`` was not applied within a second.
         """
-        with self._lock:
+        if at_least is not None:
+            self.wait_for_offset(at_least)
+        with self._lock.reading():
             uidx, result, ranked, explore = self._choose(user_id, n, scenario, exclude, category)
             links = self._links(uidx) if explain else None
             id_of = self._state.items.id_of
@@ -471,13 +522,16 @@ class Engine(TrainingMixin):
         scenario: str = scenarios.HOME,
         exclude: Iterable[str] | None = None,
         category: str | None = None,
+        at_least: int | None = None,
     ) -> list[str]:
         """Return the item ids ``recommend`` would return, best first, and nothing else.
 
         The same scoring and filtering without scores and reasons: the cheap question that a
         replay or an offline evaluation asks thousands of times. Raises as ``recommend``.
         """
-        with self._lock:
+        if at_least is not None:
+            self.wait_for_offset(at_least)
+        with self._lock.reading():
             _, result, ranked, explore = self._choose(user_id, n, scenario, exclude, category)
             ids = self._state.items.ids_of(result.item_of(ranked).tolist())
             if len(explore.items):
@@ -517,7 +571,7 @@ class Engine(TrainingMixin):
         """
         check_id(item_id, "item_id")
         _check_n(n)
-        with self._lock:
+        with self._lock.reading():
             iidx = self._state.items.get(item_id)
             if iidx is None:
                 raise UnknownItemError(item_id)
@@ -542,10 +596,10 @@ class Engine(TrainingMixin):
         check_id(user_id, "user_id")
         for item_id in item_ids:
             check_id(item_id, "item_ids")
-        with self._lock:
+        with self._lock.reading():
             known = [i for i in map(self._state.items.get, item_ids) if i is not None]
         self._content.ensure(known)  # brand-new candidates get their text embedding now
-        with self._lock:
+        with self._lock.reading():
             state = self._state
             allowed = np.ones(len(state.items), dtype=np.bool_)
             uidx, result = self._pipelines.rank(self._models, user_id, allowed, known)
@@ -586,7 +640,7 @@ class Engine(TrainingMixin):
         if user_id is not None:
             check_id(user_id, "user_id")
         query = self._content.query(text)  # outside the lock: the model call is the cost
-        with self._lock:
+        with self._lock.reading():
             state = self._state
             uidx = state.users.get(user_id) if user_id is not None else None
             allowed = state.allowed(uidx, None, category)
@@ -604,7 +658,7 @@ class Engine(TrainingMixin):
         an answer that hides one of them. Other users' events (co-visitation, trending) are
         not in it: a cache must bound its answers' age for those (``serving.cache``).
         """
-        with self._lock:
+        with self._lock.reading():
             state = self._state
             uidx = state.users.get(user_id)
             history = state.histories.get(uidx) if uidx is not None else None
@@ -613,7 +667,7 @@ class Engine(TrainingMixin):
 
     def stats(self) -> dict[str, Any]:
         """Return counts and the serving model version."""
-        with self._lock:
+        with self._lock.reading():
             state = self._state
             return {
                 "events": len(state.columns),
@@ -632,7 +686,7 @@ class Engine(TrainingMixin):
 
     def history(self, user_id: str) -> list[str]:
         """Return the user's recent item ids, oldest first (empty for unknown users)."""
-        with self._lock:
+        with self._lock.reading():
             state = self._state
             uidx = state.users.get(check_id(user_id, "user_id"))
             if uidx is None:

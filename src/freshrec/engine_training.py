@@ -15,13 +15,14 @@ import numpy as np
 
 from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService
-from freshrec.models.base import EventBatch, FloatArray
-from freshrec.scenarios import ModelSet
+from freshrec.models.modelset import ModelSet
+from freshrec.rwlock import ReadWriteLock
 from freshrec.state.online import OnlineState
 from freshrec.store import Store
 from freshrec.training import BackgroundTrainer, fit_batch_models
 from freshrec.training.install import FactorIndex, factor_index, install, prepare, to_artifact
 from freshrec.training.trainer import BatchWeights
+from freshrec.types import EventBatch, FloatArray
 from freshrec.upkeep import Upkeep
 
 MODEL_BLOB = "model/current"
@@ -32,7 +33,7 @@ class TrainingMixin:
 
     config: EngineConfig
     store: Store
-    _lock: threading.RLock
+    _lock: ReadWriteLock
     _state: OnlineState
     _models: ModelSet
     _content: ContentService
@@ -71,7 +72,7 @@ class TrainingMixin:
         """
         self._content.flush()  # outside the engine lock: the encoder's callback takes it
         with self._train_lock:
-            with self._lock:
+            with self._lock.writing():
                 seen = len(self._state.columns)
                 events = self._state.columns.slice(0, seen)
                 factors = self._models.factors
@@ -80,7 +81,7 @@ class TrainingMixin:
             try:
                 return self._fit_and_swap(seen, events, previous)
             finally:  # a failed fit must not leave the list growing until the next one
-                with self._lock:
+                with self._lock.writing():
                     self._encoded_while_training = None
 
     def _fit_and_swap(self, seen: int, events: EventBatch, previous: FloatArray | None) -> str:
@@ -98,7 +99,7 @@ class TrainingMixin:
             placement = self._content.placement(trained.trained, len(self._state.items))
         version = f"v{seen}"
         prepared = prepare(self._models, weights, version, index, placement)
-        with self._lock:
+        with self._lock.writing():
             since = self._state.columns.slice(seen, len(self._state.columns))
             self._models = install(self._models, prepared, since, self._background)
             self._trained_through = weights.events
@@ -145,7 +146,7 @@ class TrainingMixin:
 
     def _on_text_vectors(self, iidxs: list[int]) -> None:
         """New text embeddings: place those items in factor space; answers may change."""
-        with self._lock:
+        with self._lock.writing():
             self._place_by_content(refit=False, only=iidxs)
             if self._encoded_while_training is not None:
                 self._encoded_while_training.extend(iidxs)

@@ -93,3 +93,12 @@ class ReadError(FreshrecError):
     def __str__(self) -> str:
         base = super().__str__()
         return f"line {self.line}: {base}" if self.line is not None else base
+
+
+class OffsetNotReachedError(ValidationError):
+    """A read asked for a log offset (``at_least``) this engine has not applied in time."""
+
+    def __init__(self, wanted: int, applied: int) -> None:
+        super().__init__(f"offset {wanted} is not applied yet (applied: {applied})", "at_least")
+        self.wanted = wanted
+        self.applied = applied

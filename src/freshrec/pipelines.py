@@ -18,11 +18,15 @@ from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService, Query
 from freshrec.models.segments import SegmentTrending
 from freshrec.scenarios import Blend, Candidates, ModelSet, Source
+from freshrec.sources import Asker, blend_source, registry
 from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.types import User
 
 Mask = npt.NDArray[np.bool_]
+# Nominees of a configured source without candidate retrieval (whole-catalogue blends score
+# every item anyway; the number only matters to a source's own propose).
+MAX_NOMINEES = 100
 
 
 class Pipelines:
@@ -88,6 +92,7 @@ class Pipelines:
             return uidx, self.new_user(models, user_id, uidx, allowed, pool), nothing
         assert uidx is not None  # a user with events has an index
         extra = self.content_sources(user_id, uidx, self.config.blend.content, pool=pool)
+        extra += self.configured_sources(models, uidx, self.config.blend.sources, pool)
         result = scenarios.home(models, self.config.blend, uidx, allowed, extra, pool)
         if not result.parts:
             return uidx, self.new_user(models, user_id, uidx, allowed, pool), nothing
@@ -120,6 +125,7 @@ class Pipelines:
         weights = self.config.scenarios.new_user_blend
         extra = self.content_sources(user_id, uidx, weights.content, pool=pool)
         extra += self.segment_sources(user_id, uidx, weights.segments, len(allowed), pool)
+        extra += self.configured_sources(models, uidx, weights.sources, pool)
         return scenarios.new_user(models, weights, uidx, allowed, extra, pool)
 
     def fresh_items(self, models: ModelSet, user_id: str, uidx: int | None, allowed: Mask) -> Blend:
@@ -153,6 +159,24 @@ class Pipelines:
         return scenarios.blend([source], allowed)
 
     # -- sources ------------------------------------------------------------------------------
+
+    def configured_sources(
+        self,
+        models: ModelSet,
+        uidx: int | None,
+        weights: dict[str, float],
+        pool: Candidates | None = None,
+    ) -> list[Source]:
+        """The registered sources a scenario's ``sources`` setting names, with its weights."""
+        if not weights:
+            return []
+        user = Asker(uidx, len(self.state.items))
+        k = pool.k(pool.config.trending_candidates) if pool is not None else MAX_NOMINEES
+        return [
+            blend_source(registry.build(name, self.state, models), weight, user, k)
+            for name, weight in weights.items()
+            if weight > 0
+        ]
 
     def content_sources(
         self,

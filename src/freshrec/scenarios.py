@@ -17,7 +17,8 @@ import numpy.typing as npt
 from freshrec.blending import Blend, Source, blend, blend_candidates, lookup, strongest
 from freshrec.config import BlendConfig, NewUserBlendConfig, RetrievalConfig
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
-from freshrec.models.base import FloatArray, IntArray
+from freshrec.models.modelset import ModelSet
+from freshrec.types import FloatArray, IntArray
 
 __all__ = ["Blend", "Candidates", "ModelSet", "Source", "blend"]
 
@@ -28,17 +29,6 @@ NEW_ITEM = "new_item"
 SEARCH = "search"
 CONTENT = "content"
 SCENARIOS = (HOME, NEW_USER, NEW_ITEM)
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSet:
-    """The models one answer is computed from; replaced as a whole on a retrain."""
-
-    covisitation: CoVisitation
-    trending: Trending
-    factors: ImplicitFactors
-    ease: Ease
-    version: str = "online-only"
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,3 +37,14 @@ def lower_priority(niceness: int = BACKGROUND_NICENESS) -> None:
         os.setpriority(os.PRIO_PROCESS, thread, min(_MAX_NICENESS, max(current, niceness)))
     except OSError:  # a sandbox may refuse; the work runs all the same
         log.debug("could not lower the priority of thread %s", thread, exc_info=True)
+
+
+def limit_blas_threads(threads: int) -> None:
+    """Let one BLAS call use at most ``threads`` threads, process-wide (0: leave it).
+
+    Parallel answers, not a parallel mat-vec: see ``ServingConfig.blas_threads``.
+    """
+    if threads > 0:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads, "blas")

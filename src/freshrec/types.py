@@ -9,12 +9,62 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
+
 from freshrec.errors import ValidationError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """Events as column arrays in log order, ids already mapped to dense indices.
+
+    All arrays have the same length. ``weight`` is the event type's interest weight
+    (negative = rejection); ``positive`` marks preference signals (purchases, high ratings).
+    """
+
+    uidx: IntArray
+    iidx: IntArray
+    weight: FloatArray
+    timestamp: FloatArray
+    positive: npt.NDArray[np.bool_]
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[int, int, float, float, bool]]) -> EventBatch:
+        """Build a batch from ``(uidx, iidx, weight, timestamp, positive)`` tuples."""
+        if not rows:
+            return cls.empty()
+        u, i, w, t, p = zip(*rows, strict=True)
+        return cls(
+            np.asarray(u, dtype=np.int64),
+            np.asarray(i, dtype=np.int64),
+            np.asarray(w, dtype=np.float64),
+            np.asarray(t, dtype=np.float64),
+            np.asarray(p, dtype=np.bool_),
+        )
+
+    @classmethod
+    def empty(cls) -> EventBatch:
+        """Return a batch with no events."""
+        return cls(
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.float64),
+            np.zeros(0, np.float64),
+            np.zeros(0, np.bool_),
+        )
+
+    def __len__(self) -> int:
+        return len(self.uidx)
+
 
 MAX_ID_LENGTH = 256
 # Clock skew we tolerate between a client and the engine before calling a timestamp "future".
@@ -96,11 +146,17 @@ class Recommendation:
 
 @dataclass(slots=True)
 class IngestResult:
-    """Outcome of one ingest call. ``errors`` holds ``(index, message)`` per rejected event."""
+    """Outcome of one ingest call. ``errors`` holds ``(index, message)`` per rejected event.
+
+    ``offset``: the log offset once this call's events are applied (how many events the
+    engine has applied, this call's last one included). A read with ``at_least=offset``
+    reflects them, on this engine or on any replica of its log.
+    """
 
     accepted: int = 0
     duplicates: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    offset: int = 0
 
 
 def check_id(value: Any, name: str) -> str:

@@ -26,11 +26,13 @@ class Upkeep:
     """Runs ``step`` under ``lock`` again and again while it reports more to do.
 
     Args:
-        lock: the engine's lock, held for each step.
+        lock: makes the engine's write lock, held for each step.
         step: does one bounded slice of work; returns True while work remains.
     """
 
-    def __init__(self, lock: AbstractContextManager[object], step: Callable[[], bool]) -> None:
+    def __init__(
+        self, lock: Callable[[], AbstractContextManager[object]], step: Callable[[], bool]
+    ) -> None:
         self._lock = lock
         self._step = step
         self._cond = threading.Condition(threading.Lock())
@@ -81,7 +83,7 @@ class Upkeep:
             more = True
             while more and not self._closed:
                 try:
-                    with self._lock:
+                    with self._lock():
                         more = self._step()
                 except Exception:  # a dead worker would leave the backlog to nobody
                     log.exception("upkeep step failed; retrying on the next change")

@@ -345,8 +345,8 @@ def test_solved_vectors_are_bounded_and_an_evicted_user_is_solved_again() -> Non
         for m in (bounded, unbounded):
             m.partial_fit(one(u, (u + 3) % N_ITEMS))
             assert m.user_vector(u) is not None
-    assert len(bounded._solved) <= 3  # the bound the config sets
-    assert len(unbounded._solved) == 20
+    assert bounded.fold_in.solved_count <= 3  # the bound the config sets
+    assert unbounded.fold_in.solved_count == 20
     for u in range(20):  # most were evicted: their answers are solved again, the same
         b, full = bounded.user_vector(u), unbounded.user_vector(u)
         assert b is not None and full is not None

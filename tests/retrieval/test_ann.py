@@ -10,7 +10,7 @@ import pytest
 
 from freshrec.errors import FreshrecError
 from freshrec.retrieval import VectorIndex, VectorIndexConfig, VectorIndexError, ann
-from freshrec.retrieval.rwlock import ReadWriteLock
+from freshrec.rwlock import ReadWriteLock
 
 DIM = 24
 

@@ -27,7 +27,7 @@ def event(k: int = 0, **fields: Any) -> dict[str, Any]:
 def test_single_event_is_accepted(client: TestClient, engine: Engine) -> None:
     response = client.post("/v1/events", json=event())
     assert response.status_code == 202
-    assert response.json() == {"accepted": 1, "duplicates": 0, "errors": []}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "errors": [], "offset": 1}
     assert engine.stats()["events"] == 1
 
 
@@ -37,9 +37,10 @@ def test_batch_and_duplicates(client: TestClient, engine: Engine) -> None:
         "accepted": 5,
         "duplicates": 0,
         "errors": [],
+        "offset": 5,
     }
     again = client.post("/v1/events", json=[*batch[:2], event(9)])
-    assert again.json() == {"accepted": 1, "duplicates": 2, "errors": []}
+    assert again.json() == {"accepted": 1, "duplicates": 2, "errors": [], "offset": 6}
     assert engine.stats()["events"] == 6
 
 
@@ -164,3 +165,15 @@ def test_events_are_counted_in_metrics(client: TestClient) -> None:
     assert 'freshrec_events_total{outcome="accepted"} 1.0' in text
     assert 'freshrec_events_total{outcome="duplicate"} 1.0' in text
     assert 'freshrec_events_total{outcome="rejected"} 1.0' in text
+
+
+def test_a_read_at_the_offset_an_ingest_returned_reflects_it(
+    client: TestClient, engine: Engine
+) -> None:
+    engine.upsert_items([{"item_id": f"i{k}"} for k in range(5)])
+    sent = client.post("/v1/events", json=[event(0), event(1)]).json()
+    got = client.get(f"/v1/recommendations/u0?at_least={sent['offset']}")
+    assert got.status_code == 200
+    ahead = client.get(f"/v1/recommendations/u0?at_least={sent['offset'] + 10}")
+    assert ahead.status_code == 400 and "at_least" in ahead.text
+    assert client.get("/v1/recommendations/u0?at_least=-1").status_code in (400, 422)

@@ -146,7 +146,10 @@ def parse_ingest(body: Any) -> IngestResult:
     data = _object(body)
     errors = [(int(e["index"]), str(e["message"])) for e in map(_object, data.get("errors") or [])]
     return IngestResult(
-        accepted=int(data["accepted"]), duplicates=int(data["duplicates"]), errors=errors
+        accepted=int(data["accepted"]),
+        duplicates=int(data["duplicates"]),
+        errors=errors,
+        offset=int(data.get("offset", 0)),  # absent from servers before offsets
     )
 
 

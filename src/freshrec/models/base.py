@@ -4,58 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from freshrec.retrieval import top_n
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+# Shared types live in ``freshrec.types``; re-exported here for the models that use them.
+from freshrec.types import EventBatch, FloatArray, IntArray
 
-
-@dataclass(frozen=True, slots=True)
-class EventBatch:
-    """Events as column arrays in log order, ids already mapped to dense indices.
-
-    All arrays have the same length. ``weight`` is the event type's interest weight
-    (negative = rejection); ``positive`` marks preference signals (purchases, high ratings).
-    """
-
-    uidx: IntArray
-    iidx: IntArray
-    weight: FloatArray
-    timestamp: FloatArray
-    positive: npt.NDArray[np.bool_]
-
-    @classmethod
-    def from_rows(cls, rows: Sequence[tuple[int, int, float, float, bool]]) -> EventBatch:
-        """Build a batch from ``(uidx, iidx, weight, timestamp, positive)`` tuples."""
-        if not rows:
-            return cls.empty()
-        u, i, w, t, p = zip(*rows, strict=True)
-        return cls(
-            np.asarray(u, dtype=np.int64),
-            np.asarray(i, dtype=np.int64),
-            np.asarray(w, dtype=np.float64),
-            np.asarray(t, dtype=np.float64),
-            np.asarray(p, dtype=np.bool_),
-        )
-
-    @classmethod
-    def empty(cls) -> EventBatch:
-        """Return a batch with no events."""
-        return cls(
-            np.zeros(0, np.int64),
-            np.zeros(0, np.int64),
-            np.zeros(0, np.float64),
-            np.zeros(0, np.float64),
-            np.zeros(0, np.bool_),
-        )
-
-    def __len__(self) -> int:
-        return len(self.uidx)
+__all__ = ["EventBatch", "FloatArray", "IntArray", "ScoringModel"]
 
 
 class ScoringModel(ABC):

@@ -12,35 +12,18 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.linalg import blas
 
 from freshrec.config import FactorsConfig
 from freshrec.models import als
 from freshrec.models.base import EventBatch, FloatArray, IntArray, ScoringModel
+from freshrec.models.fold_in import FoldInCache, FoldInSystem
 from freshrec.models.new_items import NewItemsMixin
 from freshrec.retrieval.ann import VectorIndex
 from freshrec.retrieval.live_index import IndexedVectors, LiveIndex
-
-
-@dataclass(slots=True)
-class _FoldIn:
-    """A user's cached fold-in system: matrix inverse, right-hand side, solution.
-
-    Keeping the inverse turns each new positive into a Sherman-Morrison update and each
-    read into a mat-vec, with no solve on the hot path. New positives wait in ``pending``
-    until the next read, so a burst of events costs one list append each and the updates
-    are paid only for users who are actually asked about. ``n_items`` counts pending ones.
-    """
-
-    inverse: FloatArray
-    rhs: FloatArray
-    n_items: int
-    pending: list[int] = field(default_factory=list)
-    vector: FloatArray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +70,13 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         self._identity = np.eye(config.factors)
         self._user_base = self._user_gram + self._ridge
         self._user_base_inverse = self._identity.copy()  # set for real by set_item_factors
-        self._user_cache: OrderedDict[int, _FoldIn] = OrderedDict()
-        # Every user's last solved vector (32 floats each), beyond the bounded cache of
-        # systems: a user whose system was evicted is answered without a new solve until
-        # their next positive. At 100k users asked at random, the 20k systems alone would
-        # mean a 32 x 32 solve for most answers.
-        self._solved: OrderedDict[int, FloatArray] = OrderedDict()
+        # Users' vectors, solved lazily by reads (the read side's own state and mutex).
+        self.fold_in = FoldInCache(
+            config.alpha,
+            config.fold_in_cache_users,
+            config.fold_in_max_items,
+            config.solved_cache_users,
+        )
         self._stale_items: set[int] = set()
         self._user_new_items: dict[int, list[int]] = {}  # uidx -> its untrained items
         # Nearest items to a user vector, for candidate retrieval on large catalogues; it
@@ -107,8 +91,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         self._profiles = {}
         self._item_users = {}
         self._user_new_items = {}
-        self._user_cache.clear()
-        self._solved.clear()
+        self.fold_in.reset()
         self._record(events, track_new_items=False)
         trained = als.train(self.config, events)
         self.install(
@@ -174,9 +157,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         self._user_base_inverse = p.user_base_inverse
         self._item_factors, self._serving, self._gram = p.item_factors, p.serving, p.gram
         self._trained, self._trained_list = p.trained, p.trained_list
-        self._user_cache.clear()
-        self._solved = p.users
-        self._trim_solved()
+        self.fold_in.reset(p.users)
         self._item_users = {}
         self._user_new_items = {}
         is_trained = self._is_trained
@@ -189,15 +170,16 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
             tracked: set[tuple[int, int]] = set()
             # Users who disliked since the snapshot moved on as well.
             for uidx in since.uidx[since.weight < 0].tolist():
-                self._solved.pop(uidx, None)
+                self.fold_in.moved(uidx)
             pos = since.positive
             for uidx, iidx in zip(since.uidx[pos].tolist(), since.iidx[pos].tolist(), strict=True):
-                self._solved.pop(uidx, None)
+                self.fold_in.moved(uidx)
                 if not is_trained(iidx) and (uidx, iidx) not in tracked:
                     tracked.add((uidx, iidx))
                     self._track_new_item(uidx, iidx)
         self._stale_items = set(self._item_users)
         self.fitted = True
+        self._refresh_few()  # the writer's job: reads never solve new items
 
     def trained_state(self) -> tuple[FloatArray, np.ndarray, FloatArray]:
         """Return (factors, trained mask, user gram): what ``set_item_factors`` restores."""
@@ -214,8 +196,12 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         return iidx < len(trained) and trained[iidx]
 
     def partial_fit(self, events: EventBatch) -> None:
-        """Record new positives; affected users and new items are re-folded when next read."""
+        """Record new positives; new items get vectors now (or, a backlog, from ``refresh``).
+
+        Affected users are re-folded when next read (the read side's ``fold_in`` cache).
+        """
         self._record(events, track_new_items=True)
+        self._refresh_few()
 
     def _record(self, events: EventBatch, track_new_items: bool) -> None:
         for uidx, iidx, positive, weight in zip(
@@ -238,8 +224,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
                 # oldest of a long profile no longer matters, and memory stays bounded.
                 del profile[next(iter(profile))]
             if self._is_trained(iidx):
-                self._solved.pop(uidx, None)
-                self._extend_fold_in(uidx, iidx)
+                self.fold_in.extend(uidx, iidx)
                 # The user's vector moved, so every new item folded in from it must be
                 # redone; otherwise its vector would depend on when it was first read.
                 self._stale_items.update(self._user_new_items.get(uidx, ()))
@@ -258,8 +243,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
             return
         del profile[iidx]
         # A rank-one downdate could go indefinite; the next read rebuilds the system.
-        self._user_cache.pop(uidx, None)
-        self._solved.pop(uidx, None)
+        self.fold_in.forget(uidx)
         self._stale_items.update(self._user_new_items.get(uidx, ()))
         users = self._item_users.get(iidx)
         if users is not None and uidx in users:  # an untrained item loses this user
@@ -284,66 +268,9 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         lhs, rhs = self._system(gram, vectors)
         return np.asarray(np.linalg.solve(lhs, rhs), dtype=np.float64)
 
-    def _extend_fold_in(self, uidx: int, iidx: int) -> None:
-        """Queue one positive for a cached user system (applied on the next read).
-
-        Users not in the cache, or whose profile outgrew ``fold_in_max_items`` (then only the
-        newest items count), are rebuilt from scratch on their next read instead.
-        """
-        cached = self._user_cache.get(uidx)
-        if cached is None or not self._is_trained(iidx):
-            return
-        if cached.n_items >= self.config.fold_in_max_items:
-            del self._user_cache[uidx]
-            return
-        cached.pending.append(iidx)
-        cached.n_items += 1
-        cached.vector = None
-
-    def _apply_pending(self, uidx: int, cached: _FoldIn) -> bool:
-        """Apply queued positives as rank-one updates; False if the system must be rebuilt."""
-        weight, alpha = self.config.alpha - 1.0, self.config.alpha
-        for iidx in cached.pending:
-            y = self._item_factors[iidx]
-            projected = cached.inverse @ y
-            denominator = 1.0 + weight * float(y @ projected)
-            if denominator <= 1e-9:  # only reachable with alpha < 1: rebuild, don't blow up
-                del self._user_cache[uidx]
-                return False
-            # BLAS rank-one update and axpy: one call each instead of three numpy calls.
-            cached.inverse = blas.dger(
-                -weight / denominator, projected, projected, a=cached.inverse, overwrite_a=1
-            )
-            cached.rhs = blas.daxpy(y, cached.rhs, a=alpha)
-        cached.pending.clear()
-        return True
-
     def user_vector(self, uidx: int) -> FloatArray | None:
         """Return the user's folded-in vector, or None without positives on known items."""
-        cached = self._user_cache.get(uidx)
-        if cached is not None:
-            self._user_cache.move_to_end(uidx)
-            if cached.pending and not self._apply_pending(uidx, cached):
-                cached = None
-        if cached is None:
-            known = self._solved.get(uidx)
-            if known is not None:  # no positive since it was solved
-                self._solved.move_to_end(uidx)
-                return known
-            cached = self._build_fold_in(uidx)
-            if cached is None:
-                return None
-        if cached.vector is None:
-            cached.vector = cached.inverse @ cached.rhs
-            self._solved[uidx] = cached.vector
-            self._trim_solved()
-        return cached.vector
-
-    def _trim_solved(self) -> None:
-        """Forget the least recently asked solved vectors past ``solved_cache_users``."""
-        solved, cap = self._solved, self.config.solved_cache_users
-        while len(solved) > cap:
-            solved.popitem(last=False)
+        return self.fold_in.vector(uidx, self._item_factors, self._build_fold_in)
 
     def _fold_in_items(self, uidx: int) -> list[int]:
         """The newest ``fold_in_max_items`` trained items of the user's positives.
@@ -363,25 +290,21 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
                     break
         return items
 
-    def _build_fold_in(self, uidx: int) -> _FoldIn | None:
+    def _build_fold_in(self, uidx: int) -> FoldInSystem | None:
         items = self._fold_in_items(uidx) if self.fitted else []
         if not items:
             return None
         lhs, rhs = self._system(self._gram, self._item_factors[items])
-        # Column-major, so the BLAS rank-one updates of ``_apply_pending`` work in place.
+        # Column-major, so the cache's BLAS rank-one updates work in place.
         inverse = np.asfortranarray(als.solve_spd(lhs, self._identity))
-        cached = self._user_cache[uidx] = _FoldIn(inverse, rhs, len(items))
-        if len(self._user_cache) > self.config.fold_in_cache_users:
-            self._user_cache.popitem(last=False)
-        return cached
+        return FoldInSystem(inverse, rhs, len(items))
 
     # -- scoring ------------------------------------------------------------------------------
 
     def _fresh_user_vector(self, uidx: int) -> FloatArray | None:
-        """The user's vector after new items got theirs; None before the first fit."""
+        """The user's vector; None before the first fit (a read: nothing shared is written)."""
         if not self.fitted:
             return None
-        self._refresh_few()
         return self.user_vector(uidx)
 
     def score_user(self, uidx: int, n_items: int) -> FloatArray | None:
@@ -401,16 +324,16 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         """Return cosine similarity of item factors; None for items without a vector."""
         if not self.fitted:
             return None
-        self._refresh_few()
-        if iidx >= len(self._item_factors):
+        item_factors = self._item_factors  # one read: the writer swaps, never resizes
+        if iidx >= len(item_factors):
             return None
-        target = self._item_factors[iidx]
+        target = item_factors[iidx]
         norm = np.linalg.norm(target)
         if norm == 0:
             return None
         out = np.zeros(n_items, dtype=np.float64)
-        m = min(n_items, len(self._item_factors))
-        rows = self._item_factors[:m]
+        m = min(n_items, len(item_factors))
+        rows = item_factors[:m]
         norms = np.linalg.norm(rows, axis=1) * norm
         np.divide(rows @ target, norms, out=out[:m], where=norms > 0)
         return out

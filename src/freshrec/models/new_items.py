@@ -10,9 +10,7 @@ many waiting, a budgeted slice at a time by the engine's upkeep worker (``refres
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +18,7 @@ import numpy.typing as npt
 from freshrec.config import FactorsConfig
 from freshrec.models import als
 from freshrec.models.base import FloatArray
-
-if TYPE_CHECKING:
-    from freshrec.models.factors import _FoldIn
+from freshrec.models.fold_in import FoldInCache
 
 # One slice of a serving engine's new-item fold-in (``ImplicitFactors.refresh``, run by its
 # upkeep worker between requests): after a burst of 640k events on a 100k shop the whole
@@ -46,8 +42,7 @@ class NewItemsMixin:
     _stale_items: set[int]
     _item_users: dict[int, list[int]]
     _user_new_items: dict[int, list[int]]
-    _user_cache: OrderedDict[int, _FoldIn]
-    _solved: OrderedDict[int, FloatArray]
+    fold_in: FoldInCache
     _item_factors: FloatArray
     _serving: npt.NDArray[np.float32]
     _trained: npt.NDArray[np.bool_]
@@ -59,7 +54,6 @@ class NewItemsMixin:
     # Methods of ImplicitFactors this half calls.
     user_vector: Callable[[int], FloatArray | None]
     _fold_in_items: Callable[[int], list[int]]
-    _trim_solved: Callable[[], None]
     _set_trained: Callable[[npt.NDArray[np.bool_]], None]
     _rows_changed: Callable[[Sequence[int] | set[int]], None]
 
@@ -202,20 +196,20 @@ class NewItemsMixin:
 
     def _solve_users_of(self, items: list[int]) -> None:
         """Solve, in batches, the users of ``items`` who have no current vector."""
-        cache, solved = self._user_cache, self._solved
-        users = {
-            u for iidx in items for u in self._users_of(iidx) if u not in solved and u not in cache
-        }
+        has_vector = self.fold_in.has_vector
+        users = {u for iidx in items for u in self._users_of(iidx) if not has_vector(u)}
         if not users:
             return
         order = list(users)
         lists = [self._fold_in_items(u) for u in order]
         base = self._gram + self._ridge
         vectors = als.solve_item_lists(self.config, base, self._item_factors, lists)
-        for uidx, liked, vector in zip(order, lists, vectors, strict=True):
-            if liked:  # a user with no trained positive has no vector
-                solved[uidx] = vector
-        self._trim_solved()
+        # A user with no trained positive has no vector.
+        self.fold_in.put_solved(
+            (uidx, vector)
+            for uidx, liked, vector in zip(order, lists, vectors, strict=True)
+            if liked
+        )
 
     def _users_vectors(self, iidx: int) -> list[FloatArray]:
         """The vectors of the users who liked a new item (those who have one)."""

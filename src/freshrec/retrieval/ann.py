@@ -41,8 +41,8 @@ import numpy as np
 import numpy.typing as npt
 
 from freshrec.errors import FreshrecError
-from freshrec.retrieval.rwlock import ReadWriteLock
 from freshrec.retrieval.topk import top_n
+from freshrec.rwlock import ReadWriteLock
 
 # A large graph upsert is written in chunks sized to hold the write lock about this long,
 # so searches get in between. Per-vector cost varies tenfold and more: an insertion costs

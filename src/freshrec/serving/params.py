@@ -20,3 +20,11 @@ SearchText = Annotated[
     str,
     Query(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for, in words."),
 ]
+AtLeast = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="Answer from a state reflecting at least this log offset (the `offset` "
+        "a POST /v1/events returned); waits up to a second for it, else 400.",
+    ),
+]

@@ -36,7 +36,8 @@ async def post_events(request: Request, ctx: Ctx, atomic: Atomic = False) -> dic
     A list keeps its valid events and reports each bad one by ``index`` under ``errors``;
     with ``atomic=true`` one bad event rejects the list with a 400 naming its index and
     field. A single event object that is bad is a 400. Events repeating an ``event_id``
-    already stored count as ``duplicates`` and change nothing.
+    already stored count as ``duplicates`` and change nothing. ``offset`` is the log
+    offset that reflects this request's events: pass it as ``at_least`` to a read.
     """
     raw = await read_json(request, ctx.max_body_bytes)
     if isinstance(raw, dict):
@@ -60,5 +61,6 @@ async def post_events(request: Request, ctx: Ctx, atomic: Atomic = False) -> dic
     return {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
+        "offset": result.offset,
         "errors": [{"index": index, "message": message} for index, message in result.errors],
     }

@@ -19,7 +19,7 @@ from freshrec.serving.answers import (
 from freshrec.serving.body import read_json
 from freshrec.serving.context import Ctx, ServingContext
 from freshrec.serving.errors import ApiError
-from freshrec.serving.params import Category, Exclude, N, Scenario, SearchText
+from freshrec.serving.params import AtLeast, Category, Exclude, N, Scenario, SearchText
 from freshrec.serving.paths import id_segment
 from freshrec.serving.schemas import (
     ERRORS,
@@ -51,6 +51,7 @@ async def recommendations(
     n: N = 10,
     exclude: Exclude = None,
     category: Category = None,
+    at_least: AtLeast = None,
 ) -> Response:
     """Return up to ``n`` items for the user, best first, each with its score and reasons.
 
@@ -58,7 +59,9 @@ async def recommendations(
     cache: the user's own next event, an item upsert or a retrain always reach the very next
     answer, and other users' events reach every answer within
     ``serving.cache.max_age_seconds`` (1 s by default), so a cached answer never hides an
-    event for longer. Every response gets its own ``recommendation_id`` all the same.
+    event for longer. With ``at_least`` (an ``offset`` from ``POST /v1/events``) the answer
+    reflects every event up to that offset, whatever the cache holds. Every response gets
+    its own ``recommendation_id`` all the same.
     """
     check_id(user_id, "user_id")
     excluded = id_list(exclude, "exclude")
@@ -66,7 +69,7 @@ async def recommendations(
         check_id(category, "category")
     # One hop off the event loop for lookup and scoring (both take the engine lock); the
     # body is built here, not re-validated against the response model (hot path).
-    items = await ctx.scoring.run(_cached, ctx, user_id, scenario, n, excluded, category)
+    items = await ctx.scoring.run(_cached, ctx, user_id, scenario, n, excluded, category, at_least)
     return answer(scenario, items)
 
 
@@ -77,12 +80,19 @@ def _cached(
     n: int,
     excluded: tuple[str, ...],
     category: str | None,
+    at_least: int | None = None,
 ) -> bytes:
-    """The rendered ``items`` of an answer, from the cache or scored now (and cached)."""
+    """The rendered ``items`` of an answer, from the cache or scored now (and cached).
+
+    ``at_least``: a cached answer may predate that offset, so it is scored afresh (once the
+    offset is applied) and the cache gets the new answer.
+    """
     engine = ctx.engine
+    if at_least is not None:
+        engine.wait_for_offset(at_least)
     # Read before scoring: an event landing meanwhile files this answer under a stale key.
     key = (user_id, scenario, n, tuple(sorted(set(excluded))), category, engine.freshness(user_id))
-    items: bytes | None = ctx.cache.get(key)
+    items: bytes | None = None if at_least is not None else ctx.cache.get(key)
     if items is None:
         items = rendered(engine.recommend, user_id, n, scenario, excluded, category)
         ctx.cache.put(key, items)

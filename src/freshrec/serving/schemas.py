@@ -208,6 +208,7 @@ class IngestOut(_Shape):
     accepted: int
     duplicates: int
     errors: list[IngestErrorOut]
+    offset: int = Field(description="Log offset reflecting these events (a read's at_least).")
 
 
 class ScoredItem(_Shape):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from freshrec.models.base import EventBatch
+from freshrec.types import EventBatch
 
 # Appended batches held before one copy into the columns (see ``EventColumns.append``).
 _MAX_WAITING = 256

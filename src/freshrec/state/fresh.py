@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from freshrec.models.base import EventBatch
+from freshrec.types import EventBatch
 
 
 class FreshItems:

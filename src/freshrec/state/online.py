@@ -12,12 +12,11 @@ import numpy as np
 import numpy.typing as npt
 
 from freshrec.config import EngineConfig
-from freshrec.models.base import EventBatch
 from freshrec.state.catalog import CatalogIndex
 from freshrec.state.columns import EventColumns
 from freshrec.state.histories import UserHistories
 from freshrec.state.vocabulary import IdVocabulary
-from freshrec.types import Event, Item
+from freshrec.types import Event, EventBatch, Item
 
 
 class OnlineState:

@@ -9,14 +9,14 @@ import numpy as np
 
 from freshrec.config import EngineConfig
 from freshrec.models import als
-from freshrec.models.base import EventBatch, FloatArray
 from freshrec.models.factors import PreparedFactors
+from freshrec.models.modelset import ModelSet
 from freshrec.retrieval.ann import VectorIndex, VectorIndexConfig
 from freshrec.retrieval.live_index import IndexedVectors, build_index
-from freshrec.scenarios import ModelSet
 from freshrec.state.vocabulary import IdVocabulary
 from freshrec.training.artifacts import ModelArtifact
 from freshrec.training.trainer import BatchWeights
+from freshrec.types import EventBatch, FloatArray
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ import numpy.typing as npt
 from freshrec.config import EngineConfig
 from freshrec.models import Ease, als
 from freshrec.models.als import TrainedFactors
-from freshrec.models.base import EventBatch, FloatArray
 from freshrec.threads import lower_priority
+from freshrec.types import EventBatch, FloatArray
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,21 @@
+"""The models one answer is computed from, published by swapping one reference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from freshrec.models.covisitation import CoVisitation
+from freshrec.models.ease import Ease
+from freshrec.models.factors import ImplicitFactors
+from freshrec.models.trending import Trending
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSet:
+    """The models one answer is computed from; replaced as a whole on a retrain."""
+
+    covisitation: CoVisitation
+    trending: Trending
+    factors: ImplicitFactors
+    ease: Ease
+    version: str = "online-only"
