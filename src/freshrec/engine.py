@@ -27,7 +27,7 @@ import numpy as np
 
 from freshrec import answers, scenarios
 from freshrec.config import EngineConfig
-from freshrec.content.service import ContentService
+from freshrec.content.service import ContentService, ItemTexts
 from freshrec.engine_training import MODEL_BLOB, TrainingMixin
 from freshrec.errors import (
     EngineClosedError,
@@ -71,6 +71,8 @@ log = logging.getLogger(__name__)
 DB_FILE = "freshrec.db"
 MAX_N = 1_000
 MAX_QUERY_CHARS = 1_000
+# Items of an upsert applied per hold of the write lock (a few ms each).
+APPLY_CHUNK_ITEMS = 500
 # How long a read with ``at_least`` waits for an ingest in flight to apply its events.
 OFFSET_WAIT_SECONDS = 1.0
 
@@ -259,15 +261,20 @@ class Engine(TrainingMixin):
         parsed = _parse_all(items, parse_item, "items")
         self._content.validate(parsed)
         self.store.upsert_items(parsed)
-        with self._lock.writing(), self._applying_committed("items"):
-            self._apply_items(parsed)
+        # Applied in chunks, the write lock let go in between: answers get in during a bulk
+        # upsert (each item is applied whole; a reader may see a prefix of the batch).
+        for start in range(0, len(parsed), APPLY_CHUNK_ITEMS):
+            chunk = parsed[start : start + APPLY_CHUNK_ITEMS]
+            read = self._content.read_items(chunk)  # keyword hashing, off the lock
+            with self._lock.writing(), self._applying_committed("items"):
+                self._apply_items(chunk, read)
         return len(parsed)
 
-    def _apply_items(self, items: Sequence[Item]) -> None:
+    def _apply_items(self, items: Sequence[Item], read: ItemTexts | None = None) -> None:
         """Catalogue state, then content (texts queue for encoding; keywords are inline)."""
         self._state.apply_items(items)
         iidxs = [self._state.item_index(item.item_id) for item in items]
-        self._content.on_items(iidxs, items)
+        self._content.on_items(iidxs, items, read)
 
     def list_bare_items(self, item_ids: Iterable[str]) -> int:
         """List each of ``item_ids`` that no upsert created yet as a bare item; return how many.
@@ -667,16 +674,18 @@ class Engine(TrainingMixin):
 
     def stats(self) -> dict[str, Any]:
         """Return counts and the serving model version."""
+        # Store counts first, off the lock: a COUNT(*) may wait behind an fsync.
+        catalogue_items, user_profiles = self.store.count_items(), self.store.count_users()
         with self._lock.reading():
             state = self._state
             return {
                 "events": len(state.columns),
                 "users": len(state.users),
                 "items": len(state.items),
-                "catalogue_items": self.store.count_items(),
+                "catalogue_items": catalogue_items,
                 # Ids met only in events: counted, never recommended (see ``unlisted_items``).
                 "unlisted_items": state.catalog.unlisted_count,
-                "user_profiles": self.store.count_users(),
+                "user_profiles": user_profiles,
                 "model_version": self._models.version,
                 "trained_through_events": self._trained_through,
                 "training": self._trainer.running,

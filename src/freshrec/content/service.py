@@ -60,6 +60,15 @@ V = TypeVar("V")
 _WARM_BATCH = 256  # stated texts per encoder call at start-up
 
 
+@dataclass(frozen=True, slots=True)
+class ItemTexts:
+    """What ``ContentService.read_items`` derives from items without touching any state."""
+
+    texts: list[str]
+    hashes: list[str]
+    keywords: npt.NDArray[np.float32]
+
+
 class ContentService:
     """Content state of one engine, indexed by the engine's ``iidx``.
 
@@ -120,21 +129,33 @@ class ContentService:
                     "vector",
                 )
 
-    def on_items(self, iidxs: Sequence[int], items: Sequence[Item]) -> None:
-        """Bring every space up to date with these (new or changed) items."""
+    def read_items(self, items: Sequence[Item]) -> ItemTexts:
+        """Texts, their hashes and keyword vectors of ``items``: pure, so off every lock.
+
+        Hashing the words of a bulk upsert took 1.7 s per 20k items; done here, before the
+        engine's write lock, answers do not wait for it.
+        """
         texts = [item_text(item) for item in items]
+        hashes = [content_hash(t) for t in texts]
+        return ItemTexts(texts, hashes, self._keyword_encoder.encode(texts))
+
+    def on_items(
+        self, iidxs: Sequence[int], items: Sequence[Item], read: ItemTexts | None = None
+    ) -> None:
+        """Bring every space up to date with these (new or changed) items.
+
+        ``read``: ``read_items(items)``, computed beforehand off the lock (else here).
+        """
+        read = read if read is not None else self.read_items(items)
+        texts = read.texts
         stale = [
             k
-            for k, (i, t) in enumerate(zip(iidxs, texts, strict=True))
-            if self.keywords.hash_of(i) != content_hash(t)
+            for k, (i, h) in enumerate(zip(iidxs, read.hashes, strict=True))
+            if self.keywords.hash_of(i) != h
         ]
         if stale:
-            chosen = [iidxs[k] for k in stale]
-            chosen_texts = [texts[k] for k in stale]
             self.keywords.put(
-                chosen,
-                self._keyword_encoder.encode(chosen_texts),
-                [content_hash(t) for t in chosen_texts],
+                [iidxs[k] for k in stale], read.keywords[stale], [read.hashes[k] for k in stale]
             )
         with_vectors = [
             (i, item.vector)

@@ -21,7 +21,7 @@ from freshrec.config import FactorsConfig
 from freshrec.models import als
 from freshrec.models.base import EventBatch, FloatArray, IntArray, ScoringModel
 from freshrec.models.fold_in import FoldInCache, FoldInSystem
-from freshrec.models.new_items import NewItemsMixin
+from freshrec.models.new_items import NewItemVectors
 from freshrec.retrieval.ann import VectorIndex
 from freshrec.retrieval.live_index import IndexedVectors, LiveIndex
 
@@ -41,7 +41,7 @@ class PreparedFactors:
     users: OrderedDict[int, FloatArray]  # solved vectors at the snapshot, in LRU order
 
 
-class ImplicitFactors(NewItemsMixin, ScoringModel):
+class ImplicitFactors(ScoringModel):
     """ALS item factors with per-user and per-new-item fold-in."""
 
     name = "factors"
@@ -55,9 +55,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         results must not depend on timing).
         """
         self.config = config
-        self.refresh_budget = refresh_budget
         self._profiles: dict[int, dict[int, None]] = {}  # uidx -> positive items, ordered
-        self._item_users: dict[int, list[int]] = {}  # iidx -> users, only for untrained items
         self._item_factors = np.zeros((0, config.factors), dtype=np.float64)
         # A float32 mirror for scoring: a catalogue-wide mat-vec is memory-bound, so half the
         # bytes is nearly half the time; the fold-in algebra stays in float64.
@@ -77,8 +75,8 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
             config.fold_in_max_items,
             config.solved_cache_users,
         )
-        self._stale_items: set[int] = set()
-        self._user_new_items: dict[int, list[int]] = {}  # uidx -> its untrained items
+        # Items the last fit did not know: who liked them, which wait for a vector.
+        self.new_items = NewItemVectors(config, self, refresh_budget)
         # Nearest items to a user vector, for candidate retrieval on large catalogues; it
         # follows every rewritten row of ``_serving`` (see ``retrieval.live_index``).
         self._index: LiveIndex | None = None
@@ -89,8 +87,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
     def fit(self, events: EventBatch) -> None:
         """Train ALS on the positives in ``events`` and reset the online profiles."""
         self._profiles = {}
-        self._item_users = {}
-        self._user_new_items = {}
+        self.new_items.reset()
         self.fold_in.reset()
         self._record(events, track_new_items=False)
         trained = als.train(self.config, events)
@@ -158,14 +155,13 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         self._item_factors, self._serving, self._gram = p.item_factors, p.serving, p.gram
         self._trained, self._trained_list = p.trained, p.trained_list
         self.fold_in.reset(p.users)
-        self._item_users = {}
-        self._user_new_items = {}
-        is_trained = self._is_trained
+        self.new_items.reset()
+        track, is_trained = self.new_items.track, self._is_trained
         if since is None:
             for uidx, items in self._profiles.items():
                 for iidx in items:
                     if not is_trained(iidx):
-                        self._track_new_item(uidx, iidx)
+                        track(uidx, iidx)
         else:
             tracked: set[tuple[int, int]] = set()
             # Users who disliked since the snapshot moved on as well.
@@ -176,10 +172,10 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
                 self.fold_in.moved(uidx)
                 if not is_trained(iidx) and (uidx, iidx) not in tracked:
                     tracked.add((uidx, iidx))
-                    self._track_new_item(uidx, iidx)
-        self._stale_items = set(self._item_users)
+                    track(uidx, iidx)
+        self.new_items.all_stale()
         self.fitted = True
-        self._refresh_few()  # the writer's job: reads never solve new items
+        self.new_items.refresh_few()  # the writer's job: reads never solve new items
 
     def trained_state(self) -> tuple[FloatArray, np.ndarray, FloatArray]:
         """Return (factors, trained mask, user gram): what ``set_item_factors`` restores."""
@@ -201,7 +197,8 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         Affected users are re-folded when next read (the read side's ``fold_in`` cache).
         """
         self._record(events, track_new_items=True)
-        self._refresh_few()
+        if self.fitted:  # before a fit there is no factor space to place them in
+            self.new_items.refresh_few()
 
     def _record(self, events: EventBatch, track_new_items: bool) -> None:
         for uidx, iidx, positive, weight in zip(
@@ -225,13 +222,10 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
                 del profile[next(iter(profile))]
             if self._is_trained(iidx):
                 self.fold_in.extend(uidx, iidx)
-                # The user's vector moved, so every new item folded in from it must be
-                # redone; otherwise its vector would depend on when it was first read.
-                self._stale_items.update(self._user_new_items.get(uidx, ()))
+                self.new_items.user_moved(uidx)
             elif track_new_items:
                 # A user's vector counts trained items only: it stays; the item gained a user.
-                self._track_new_item(uidx, iidx)
-                self._stale_items.add(iidx)
+                self.new_items.gained(uidx, iidx)
 
     def _forget(self, uidx: int, iidx: int) -> None:
         """A dislike: the item leaves the user's profile (a later positive brings it back).
@@ -244,12 +238,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         del profile[iidx]
         # A rank-one downdate could go indefinite; the next read rebuilds the system.
         self.fold_in.forget(uidx)
-        self._stale_items.update(self._user_new_items.get(uidx, ()))
-        users = self._item_users.get(iidx)
-        if users is not None and uidx in users:  # an untrained item loses this user
-            users.remove(uidx)
-            self._user_new_items[uidx].remove(iidx)
-            self._stale_items.add(iidx)
+        self.new_items.lost(uidx, iidx)
 
     # -- fold-in ------------------------------------------------------------------------------
 
@@ -272,7 +261,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         """Return the user's folded-in vector, or None without positives on known items."""
         return self.fold_in.vector(uidx, self._item_factors, self._build_fold_in)
 
-    def _fold_in_items(self, uidx: int) -> list[int]:
+    def fold_in_items(self, uidx: int) -> list[int]:
         """The newest ``fold_in_max_items`` trained items of the user's positives.
 
         The same set the rank-one updates of ``_extend_fold_in`` maintain, so a cached and
@@ -291,7 +280,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         return items
 
     def _build_fold_in(self, uidx: int) -> FoldInSystem | None:
-        items = self._fold_in_items(uidx) if self.fitted else []
+        items = self.fold_in_items(uidx) if self.fitted else []
         if not items:
             return None
         lhs, rhs = self._system(self._gram, self._item_factors[items])
@@ -338,6 +327,57 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         np.divide(rows @ target, norms, out=out[:m], where=norms > 0)
         return out
 
+    # -- new items (``NewItemVectors`` works them; these are its ``FactorSpace``) -------------
+
+    @property
+    def backlog(self) -> int:
+        """How many new items wait for their vectors (see ``refresh``)."""
+        return self.new_items.backlog if self.fitted else 0
+
+    @property
+    def has_backlog(self) -> bool:
+        """Whether new items wait for their vectors (see ``refresh``)."""
+        return self.backlog > 0
+
+    def refresh(self) -> bool:
+        """One budgeted slice of new items' vectors (the upkeep worker's); True if more wait."""
+        return self.new_items.refresh() if self.fitted else False
+
+    def refresh_all(self) -> None:
+        """Give every waiting new item its vector now, whatever the budget (start-up)."""
+        if self.fitted:
+            self.new_items.refresh_all()
+
+    @property
+    def item_factors(self) -> FloatArray:
+        """The current item factors (float64; swapped, or grown by a copy, never resized)."""
+        return self._item_factors
+
+    def user_system(self) -> FloatArray:
+        """``G + λI``: the shared part of every user's fold-in system."""
+        return self._gram + self._ridge
+
+    def item_system(self) -> tuple[FloatArray, FloatArray]:
+        """``B = UᵀU + λI`` of a new item's step, and its inverse (fixed per install)."""
+        return self._user_base, self._user_base_inverse
+
+    def ensure_rows(self, rows: int) -> None:
+        """Grow the factor arrays to ``rows`` rows in one copy (new rows untrained, zero)."""
+        if rows <= len(self._item_factors):
+            return
+        grown = np.zeros((rows, self.config.factors))
+        grown[: len(self._item_factors)] = self._item_factors
+        self._item_factors = grown
+        self._serving = grown.astype(np.float32)
+        trained = np.zeros(rows, dtype=np.bool_)
+        trained[: len(self._trained)] = self._trained
+        self._set_trained(trained)
+
+    def write_rows(self, rows: Sequence[int], vectors: FloatArray) -> None:
+        """Set the factors of ``rows`` and their float32 scoring mirror (the writer's)."""
+        self._item_factors[rows] = vectors
+        self._serving[rows] = vectors
+
     # -- content cold start -------------------------------------------------------------------
 
     def items_without_evidence(self, n_items: int) -> npt.NDArray[np.int64]:
@@ -348,7 +388,7 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         mask = np.ones(n_items, dtype=np.bool_)
         m = min(n_items, len(self._trained))
         mask[:m] &= ~self._trained[:m]
-        touched = [i for i in self._item_users if i < n_items]
+        touched = [i for i in self.new_items.touched() if i < n_items]
         if touched:
             mask[touched] = False
         return np.flatnonzero(mask)
@@ -362,22 +402,16 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         if not self.fitted or not len(iidxs):
             return
         keep = [
-            k for k, i in enumerate(iidxs) if not self._is_trained(i) and i not in self._item_users
+            k
+            for k, i in enumerate(iidxs)
+            if not self._is_trained(i) and not self.new_items.has_users(i)
         ]
         if not keep:
             return
         rows = [iidxs[k] for k in keep]
-        needed = max(rows) + 1
-        if needed > len(self._item_factors):
-            grown = np.zeros((needed, self.config.factors))
-            grown[: len(self._item_factors)] = self._item_factors
-            self._item_factors = grown
-            trained = np.zeros(needed, dtype=np.bool_)
-            trained[: len(self._trained)] = self._trained
-            self._set_trained(trained)
-        self._item_factors[rows] = vectors[keep]
-        self._serving = self._item_factors.astype(np.float32)
-        self._rows_changed(rows)
+        self.ensure_rows(max(rows) + 1)
+        self.write_rows(rows, vectors[keep])
+        self.rows_changed(rows)
 
     # -- candidate retrieval ------------------------------------------------------------------
 
@@ -406,7 +440,8 @@ class ImplicitFactors(NewItemsMixin, ScoringModel):
         serving = self._serving  # one read: a retrain may swap the array meanwhile
         return serving[rows[rows < len(serving)]]
 
-    def _rows_changed(self, rows: Sequence[int] | set[int]) -> None:
+    def rows_changed(self, rows: Sequence[int] | set[int]) -> None:
+        """Tell the candidate index that ``rows`` of the factors moved."""
         if self._index is not None:
             self._index.changed(rows)
 

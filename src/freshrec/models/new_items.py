@@ -1,19 +1,21 @@
 """New items: vectors for items the last fit did not know, from the users who liked them.
 
-Split from ``factors.py`` (which composes it into ``ImplicitFactors``): an item first liked
-after the fit gets the symmetric closed-form ALS step against its users' current vectors,
-so it can be recommended before the next retrain. Its vector goes stale whenever one of
-those users moves; stale items are redone on the next read, or, in a serving engine with
-many waiting, a budgeted slice at a time by the engine's upkeep worker (``refresh``).
+An item first liked after the fit gets the symmetric closed-form ALS step against its
+users' current vectors, so it can be recommended before the next retrain. Its vector goes
+stale whenever one of those users moves; stale items are redone by the writer right after
+the events that made them stale, or, in a serving engine with many waiting, a budgeted slice
+at a time by the engine's upkeep worker (``refresh``). ``NewItemVectors`` owns which items
+wait and who liked them; it reads and writes the factor rows through ``FactorSpace``, a
+protocol ``ImplicitFactors`` implements, never through the model's private fields.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from freshrec.config import FactorsConfig
 from freshrec.models import als
@@ -29,75 +31,144 @@ REFRESH_BUDGET_SECONDS = 0.0005
 # While a budget runs, new items are taken in chunks whose users add up to about this many
 # (each item counts its newest ``fold_in_max_items``); the clock is read between chunks.
 REFRESH_CHUNK_USERS = 64
-# Up to this many waiting new items, a read gives them their vectors itself.
+# Up to this many waiting new items, the writer gives them their vectors at once.
 INLINE_REFRESH_ITEMS = 32
 
 
-class NewItemsMixin:
-    """The new-item half of ``ImplicitFactors`` (see there for the attributes)."""
+class FactorSpace(Protocol):
+    """What new-item vectors need of the factor model they live in."""
 
-    config: FactorsConfig
-    fitted: bool
-    refresh_budget: float | None
-    _stale_items: set[int]
-    _item_users: dict[int, list[int]]
-    _user_new_items: dict[int, list[int]]
-    fold_in: FoldInCache
-    _item_factors: FloatArray
-    _serving: npt.NDArray[np.float32]
-    _trained: npt.NDArray[np.bool_]
-    _gram: FloatArray
-    _ridge: FloatArray
-    _user_base: FloatArray
-    _user_base_inverse: FloatArray
+    @property
+    def fold_in(self) -> FoldInCache:
+        """Users' vectors (the read side's cache; batched solves are put into it)."""
+        ...
 
-    # Methods of ImplicitFactors this half calls.
-    user_vector: Callable[[int], FloatArray | None]
-    _fold_in_items: Callable[[int], list[int]]
-    _set_trained: Callable[[npt.NDArray[np.bool_]], None]
-    _rows_changed: Callable[[Sequence[int] | set[int]], None]
+    @property
+    def item_factors(self) -> FloatArray:
+        """The current item factors, shape [rows, k] (float64)."""
+        ...
+
+    def user_vector(self, uidx: int) -> FloatArray | None:
+        """A user's current vector, or None."""
+        ...
+
+    def fold_in_items(self, uidx: int) -> list[int]:
+        """The trained items a user's vector is solved from."""
+        ...
+
+    def user_system(self) -> FloatArray:
+        """``G + λI`` of a user's fold-in (G: Gram matrix of the trained item factors)."""
+        ...
+
+    def item_system(self) -> tuple[FloatArray, FloatArray]:
+        """``B = UᵀU + λI`` of a new item's step, and its inverse."""
+        ...
+
+    def ensure_rows(self, rows: int) -> None:
+        """Grow the factor arrays to at least ``rows`` rows (new rows untrained, zero)."""
+        ...
+
+    def write_rows(self, rows: Sequence[int], vectors: FloatArray) -> None:
+        """Set the factors (and the scoring mirror) of ``rows``."""
+        ...
+
+    def rows_changed(self, rows: Sequence[int] | set[int]) -> None:
+        """Tell the candidate index that ``rows`` moved."""
+        ...
+
+
+class NewItemVectors:
+    """Which untrained items have positives, who gave them, and which wait for a vector.
+
+    Args:
+        config: the factor model's settings (``alpha``, ``fold_in_max_items``).
+        space: the factor model the vectors are written into.
+        budget: seconds one ``refresh`` may spend (None: all of it, every time).
+    """
+
+    def __init__(self, config: FactorsConfig, space: FactorSpace, budget: float | None) -> None:
+        self.config = config
+        self.budget = budget
+        self._space = space
+        self._stale: set[int] = set()
+        self._item_users: dict[int, list[int]] = {}  # iidx -> users, only untrained items
+        self._user_items: dict[int, list[int]] = {}  # uidx -> its untrained items
+
+    # -- what the writer records --------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every new item (a new fit: what counts as new starts over)."""
+        self._stale = set()
+        self._item_users = {}
+        self._user_items = {}
+
+    def track(self, uidx: int, iidx: int) -> None:
+        """User ``uidx`` gave untrained item ``iidx`` a positive (its vector is not redone)."""
+        self._item_users.setdefault(iidx, []).append(uidx)
+        self._user_items.setdefault(uidx, []).append(iidx)
+
+    def gained(self, uidx: int, iidx: int) -> None:
+        """A new positive on an untrained item: track it, and the item waits for a vector."""
+        self.track(uidx, iidx)
+        self._stale.add(iidx)
+
+    def user_moved(self, uidx: int) -> None:
+        """The user's vector moved: every new item folded in from it must be redone.
+
+        Otherwise its vector would depend on when it was first computed.
+        """
+        self._stale.update(self._user_items.get(uidx, ()))
+
+    def lost(self, uidx: int, iidx: int) -> None:
+        """The user withdrew a positive (a dislike): their vector and maybe ``iidx`` change."""
+        self.user_moved(uidx)
+        users = self._item_users.get(iidx)
+        if users is not None and uidx in users:  # an untrained item loses this user
+            users.remove(uidx)
+            self._user_items[uidx].remove(iidx)
+            self._stale.add(iidx)
+
+    def all_stale(self) -> None:
+        """Every tracked item waits for a vector (a new factor space was installed)."""
+        self._stale = set(self._item_users)
+
+    def has_users(self, iidx: int) -> bool:
+        """Whether the item has positives since the fit (behaviour outranks content)."""
+        return iidx in self._item_users
+
+    def touched(self) -> list[int]:
+        """Every untrained item with positives since the fit."""
+        return list(self._item_users)
+
+    # -- giving them vectors --------------------------------------------------------------
 
     @property
     def backlog(self) -> int:
-        """How many new items wait for their vectors (see ``refresh``)."""
-        return len(self._stale_items) if self.fitted else 0
-
-    @property
-    def has_backlog(self) -> bool:
-        """Whether new items wait for their vectors (see ``refresh``)."""
-        return self.backlog > 0
+        """How many new items wait for their vectors."""
+        return len(self._stale)
 
     def refresh(self) -> bool:
-        """Spend up to ``refresh_budget`` giving new items their vectors; True if more wait.
+        """Spend up to ``budget`` giving waiting items their vectors; True if more wait."""
+        if self._stale:
+            self._refresh(self.budget)
+        return bool(self._stale)
 
-        With a budget, reads leave this to the caller (a serving engine's upkeep worker,
-        between requests); without one every read does all of it anyway.
+    def refresh_few(self) -> None:
+        """All waiting items, unless a budget is set and they are many (left to ``refresh``).
+
+        A few (what a handful of events makes) cost well under a millisecond, and doing them
+        right after the write keeps the next read exact.
         """
-        if self.has_backlog:
-            self._refresh_new_items(self.refresh_budget)
-        return self.has_backlog
-
-    def _refresh_few(self) -> None:
-        """On a read: all waiting new items, unless a budget is set and they are many.
-
-        A few (what a handful of events makes) cost a read well under a millisecond, and
-        doing them inline keeps a read right after a write exact; a backlog is left to
-        ``refresh``.
-        """
-        stale = self._stale_items
-        if stale and (self.refresh_budget is None or len(stale) <= INLINE_REFRESH_ITEMS):
-            self._refresh_new_items(None)
+        stale = self._stale
+        if stale and (self.budget is None or len(stale) <= INLINE_REFRESH_ITEMS):
+            self._refresh(None)
 
     def refresh_all(self) -> None:
-        """Give every waiting new item its vector now, whatever the budget (start-up)."""
-        if self.has_backlog:
-            self._refresh_new_items(None)
+        """Give every waiting item its vector now, whatever the budget (start-up)."""
+        if self._stale:
+            self._refresh(None)
 
-    def _track_new_item(self, uidx: int, iidx: int) -> None:
-        self._item_users.setdefault(iidx, []).append(uidx)
-        self._user_new_items.setdefault(uidx, []).append(iidx)
-
-    def _refresh_new_items(self, budget: float | None) -> None:
+    def _refresh(self, budget: float | None) -> None:
         """Give untrained items with positives a vector from their users' vectors.
 
         Each item needs its users' vectors (a solve for each user not solved since their
@@ -106,24 +177,24 @@ class NewItemsMixin:
         each chunk finished (users solved, items solved, the index told) before the clock
         is read; the rest stay stale.
         """
-        pending = self._stale_items
+        pending = self._stale
         deadline = None if budget is None else time.perf_counter() + budget
         while pending:
             chunk = self._take_chunk(None if deadline is None else REFRESH_CHUNK_USERS)
             try:
-                self._grow_for(chunk)
+                self._space.ensure_rows(max(max(chunk), max(pending, default=-1)) + 1)
                 self._solve_users_of(chunk)
                 self._solve_items(chunk)
             except BaseException:  # still stale: a later refresh retries them
                 pending.update(chunk)
                 raise
-            self._rows_changed(chunk)
+            self._space.rows_changed(chunk)
             if deadline is not None and time.perf_counter() > deadline:
                 return
 
     def _take_chunk(self, users: int | None) -> list[int]:
         """Waiting items whose users add up to about ``users`` (None: all of them)."""
-        pending = self._stale_items
+        pending = self._stale
         if users is None:
             chunk = list(pending)
             pending.clear()
@@ -135,25 +206,15 @@ class NewItemsMixin:
             counted += len(self._users_of(iidx))
         return chunk
 
-    def _grow_for(self, items: list[int]) -> None:
-        """Make room for ``items`` and every other waiting item, in one copy."""
-        if max(items) < len(self._item_factors):
-            return
-        needed = max(max(items), max(self._stale_items, default=-1)) + 1
-        grown = np.zeros((needed, self.config.factors))
-        grown[: len(self._item_factors)] = self._item_factors
-        self._item_factors = grown
-        self._serving = grown.astype(np.float32)
-        trained = np.zeros(needed, dtype=np.bool_)
-        trained[: len(self._trained)] = self._trained
-        self._set_trained(trained)
-
     def _solve_items(self, items: list[int]) -> None:
         """The closed-form ALS item step against each item's users' vectors."""
         confidence = self.config.alpha
         weight = confidence - 1.0
+        user_base, user_base_inverse = self._space.item_system()
         single_items: list[int] = []
         single_users: list[FloatArray] = []
+        solved_items: list[int] = []
+        solved: list[FloatArray] = []
         for iidx in items:
             found = self._users_vectors(iidx)
             if len(found) == 1:
@@ -161,30 +222,29 @@ class NewItemsMixin:
                 single_users.append(found[0])
             elif found:
                 users = np.array(found)
-                lhs = np.add(self._user_base, weight * (users.T @ users))
-                vector = als.solve_spd(lhs, confidence * np.add.reduce(users))
-                self._item_factors[iidx] = vector
-                self._serving[iidx] = vector
+                lhs = np.add(user_base, weight * (users.T @ users))
+                solved_items.append(iidx)
+                solved.append(als.solve_spd(lhs, confidence * np.add.reduce(users)))
             elif iidx in self._item_users:  # every positive withdrawn (dislikes): no opinion
-                self._item_factors[iidx] = 0.0
-                self._serving[iidx] = 0.0
+                solved_items.append(iidx)
+                solved.append(np.zeros(self.config.factors))
+        if solved_items:
+            self._space.write_rows(solved_items, np.array(solved))
         if not single_items:
             return
         # One user: (B + w v vᵀ) x = α v has the closed form x = α z / (1 + w v·z) with
         # z = B⁻¹ v (Sherman-Morrison), so every such item is three numpy calls in all.
         users = np.array(single_users)
-        z = users @ self._user_base_inverse  # B is symmetric
+        z = users @ user_base_inverse  # B is symmetric
         denominator = 1.0 + weight * np.einsum("ij,ij->i", users, z)
         if denominator.min() > 1e-9:  # always, unless alpha < 1
-            vectors = z * (confidence / denominator)[:, None]
-            self._item_factors[single_items] = vectors
-            self._serving[single_items] = vectors
+            self._space.write_rows(single_items, z * (confidence / denominator)[:, None])
             return
-        for iidx, user in zip(single_items, single_users, strict=True):
-            lhs = self._user_base + weight * np.multiply.outer(user, user)
-            vector = als.solve_spd(lhs, confidence * user)
-            self._item_factors[iidx] = vector
-            self._serving[iidx] = vector
+        vectors = [
+            als.solve_spd(user_base + weight * np.multiply.outer(user, user), confidence * user)
+            for user in single_users
+        ]
+        self._space.write_rows(single_items, np.array(vectors))
 
     def _users_of(self, iidx: int) -> list[int]:
         """The item's newest ``fold_in_max_items`` users: what its vector is solved from.
@@ -196,16 +256,16 @@ class NewItemsMixin:
 
     def _solve_users_of(self, items: list[int]) -> None:
         """Solve, in batches, the users of ``items`` who have no current vector."""
-        has_vector = self.fold_in.has_vector
+        space = self._space
+        has_vector = space.fold_in.has_vector
         users = {u for iidx in items for u in self._users_of(iidx) if not has_vector(u)}
         if not users:
             return
         order = list(users)
-        lists = [self._fold_in_items(u) for u in order]
-        base = self._gram + self._ridge
-        vectors = als.solve_item_lists(self.config, base, self._item_factors, lists)
+        lists = [space.fold_in_items(u) for u in order]
+        vectors = als.solve_item_lists(self.config, space.user_system(), space.item_factors, lists)
         # A user with no trained positive has no vector.
-        self.fold_in.put_solved(
+        space.fold_in.put_solved(
             (uidx, vector)
             for uidx, liked, vector in zip(order, lists, vectors, strict=True)
             if liked
@@ -213,4 +273,5 @@ class NewItemsMixin:
 
     def _users_vectors(self, iidx: int) -> list[FloatArray]:
         """The vectors of the users who liked a new item (those who have one)."""
-        return [v for u in self._users_of(iidx) if (v := self.user_vector(u)) is not None]
+        vector_of = self._space.user_vector
+        return [v for u in self._users_of(iidx) if (v := vector_of(u)) is not None]
