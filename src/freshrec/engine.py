@@ -28,7 +28,6 @@ import numpy as np
 from freshrec import answers, scenarios
 from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService, ItemTexts
-from freshrec.engine_training import MODEL_BLOB, TrainingMixin
 from freshrec.errors import (
     EngineClosedError,
     EngineDegradedError,
@@ -40,19 +39,20 @@ from freshrec.errors import (
 )
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import ScoringModel
+from freshrec.models.modelset import ModelSet, PublishedModels
 from freshrec.models.new_items import INLINE_REFRESH_ITEMS, REFRESH_BUDGET_SECONDS
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
+from freshrec.retraining import MODEL_BLOB, Retrainer
 from freshrec.rwlock import ReadWriteLock
-from freshrec.scenarios import Blend, ModelSet, Source
+from freshrec.scenarios import Blend, Source
 from freshrec.sources import registry
 from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
 from freshrec.store.lock import DirectoryLock
 from freshrec.threads import limit_blas_threads
-from freshrec.training import BackgroundTrainer, ModelArtifact
-from freshrec.training.install import from_artifact, install, prepare
+from freshrec.training import ModelArtifact
 from freshrec.types import (
     Event,
     IngestResult,
@@ -71,13 +71,15 @@ log = logging.getLogger(__name__)
 DB_FILE = "freshrec.db"
 MAX_N = 1_000
 MAX_QUERY_CHARS = 1_000
-# Items of an upsert applied per hold of the write lock (a few ms each).
+# Items of an upsert, and events of an ingest, applied per hold of the write lock (a few
+# ms each: answers wait at most that long behind a bulk write).
 APPLY_CHUNK_ITEMS = 500
+APPLY_CHUNK_EVENTS = 256
 # How long a read with ``at_least`` waits for an ingest in flight to apply its events.
 OFFSET_WAIT_SECONDS = 1.0
 
 
-class Engine(TrainingMixin):
+class Engine:
     """A recommendation engine over one store. Thread-safe; use ``Engine.open``.
 
     Args:
@@ -105,27 +107,23 @@ class Engine(TrainingMixin):
         # they compute lazily lives in read-side caches with their own mutexes.
         self._lock = ReadWriteLock()
         self._append_lock = threading.Lock()  # orders log appends; see ``ingest``
+        self._apply_lock = threading.Lock()  # one batch of events applies at a time, in order
         # Signalled whenever the applied log offset moves (reads with ``at_least`` wait on it).
         self._offset_moved = threading.Condition(threading.Lock())
         self._state = OnlineState(self.config)
-        self._models = ModelSet(
-            CoVisitation(self.config.covisitation),
-            Trending(self.config.trending),
-            # Serving leaves a backlog of new items' fold-in to the upkeep worker; a replay
-            # does it all on the next read, so its answers do not depend on timing.
-            ImplicitFactors(
-                self.config.factors, REFRESH_BUDGET_SECONDS if background_training else None
-            ),
-            Ease(self.config.ease),
+        self._published = PublishedModels(
+            ModelSet(
+                CoVisitation(self.config.covisitation),
+                Trending(self.config.trending),
+                # Serving leaves a backlog of new items' fold-in to the upkeep worker; a replay
+                # does it all on the next read, so its answers do not depend on timing.
+                ImplicitFactors(
+                    self.config.factors, REFRESH_BUDGET_SECONDS if background_training else None
+                ),
+                Ease(self.config.ease),
+            )
         )
         self._weights = self.config.events.weights
-        self._trained_through = 0
-        self._train_lock = threading.Lock()
-        self._background = background_training
-        self._trainer = BackgroundTrainer(self.train)
-        self._retrain_requested_at = -float("inf")
-        self._factor_index_built_at = -float("inf")
-        self._encoded_while_training: list[int] | None = None  # a list while ``train`` fits
         # New items' factor vectors, worked off between requests (serving engines only).
         self._upkeep = (
             Upkeep(self._lock.writing, self._upkeep_step) if background_training else None
@@ -137,7 +135,19 @@ class Engine(TrainingMixin):
         self._content = ContentService(
             self.config.content,
             background=background_training,
-            on_text_vectors=self._on_text_vectors,
+            # The encoder's results are posted back to the writer (the retrainer places them).
+            on_text_vectors=lambda iidxs: self._retrainer.on_text_vectors(iidxs),
+        )
+        self._retrainer = Retrainer(
+            self.config,
+            store,
+            self._state,
+            self._content,
+            self._lock,
+            self._published,
+            self._upkeep,
+            self._upkeep_due,
+            background_training,
         )
         self._pipelines = Pipelines(
             self.config,
@@ -152,6 +162,30 @@ class Engine(TrainingMixin):
             FreshItems(wanted.fresh_max_events, wanted.fresh_max_age_seconds),
         )
         self._restore()
+
+    @property
+    def _models(self) -> ModelSet:
+        """The serving model set (``PublishedModels``: swapped whole by a retrain)."""
+        return self._published.current
+
+    # -- training (``Retrainer`` owns it) ------------------------------------------------------
+
+    def train(self) -> str:
+        """Retrain the batch models on the whole log and swap them in; return the version.
+
+        The fit runs on a snapshot of the log while answers keep flowing from the current
+        weights; the new weights are then installed, and every event that arrived
+        meanwhile folds in as usual.
+        """
+        return self._retrainer.train()
+
+    def encode_pending(self, progress: bool = False) -> None:
+        """Encode every item text still waiting for the language model, now (bulk imports)."""
+        self._retrainer.encode_pending(progress)
+
+    def wait_for_training(self, timeout: float | None = None) -> None:
+        """Block until a background retrain (if running) has finished and is fully indexed."""
+        self._retrainer.wait_for_training(timeout)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -210,13 +244,7 @@ class Engine(TrainingMixin):
             # the next retrain write a fresh artifact instead of refusing to start.
             log.warning("saved model is damaged; serving online state until the next retrain")
             return
-        log_events = self._state.columns.slice(0, len(self._state.columns))
-        weights = from_artifact(self.config, artifact, self._state.items, log_events)
-        index = self._new_factor_index(weights, warm=False)
-        prepared = prepare(self._models, weights, artifact.version, index)
-        self._models = install(self._models, prepared, background=self._background)
-        self._trained_through = weights.events
-        self._place_by_content(refit=True)
+        self._retrainer.restore(artifact)
         # Before serving: new items' vectors now, not between the first requests.
         self._models.factors.refresh_all()
         live = self._models.factors.index
@@ -229,7 +257,7 @@ class Engine(TrainingMixin):
         """Wait for a running retrain, then flush and close the store. Idempotent."""
         if self._closed:
             return
-        self._trainer.wait()
+        self._retrainer.close()
         if self._upkeep is not None:
             self._upkeep.close()
         self._models.factors.use_index(None)  # stops the index worker
@@ -238,7 +266,8 @@ class Engine(TrainingMixin):
             self._content.save(self.store, self._state.items.id_of)
         except StoreError:  # a full disk, say: embeddings are a cache, encoded again later
             log.warning("could not save text embeddings at close", exc_info=True)
-        with self._append_lock, self._lock.writing():  # no append or apply is half done
+        # No append or apply is half done.
+        with self._append_lock, self._apply_lock, self._lock.writing():
             self._closed = True
             self.store.close()
             if self._directory_lock is not None:
@@ -377,26 +406,29 @@ class Engine(TrainingMixin):
             result.offset = self.applied_offset
             return result
         # The durable append (SQLite work and an fsync, outside the GIL) runs under its own
-        # lock, so one batch's append overlaps the previous batch's apply; the engine lock is
-        # taken before the append lock is let go, so batches apply in log order.
+        # lock, so one batch's append overlaps the previous batch's apply; the apply lock is
+        # taken before the append lock is let go, so batches apply in log order. The apply
+        # holds the engine's write lock one chunk at a time: answers get in between chunks
+        # (a 2,000-event batch held it ~40 ms), other writers too, never another batch.
         with self._append_lock:
             self._check_writable()  # again: ``close`` takes this lock
             fresh = self.store.append_events(valid)  # StoreUnavailableError: nothing written
-            self._lock.acquire_write()
+            self._apply_lock.acquire()
         try:
             new_events = (
                 valid if all(fresh) else [e for e, f in zip(valid, fresh, strict=True) if f]
             )
-            with self._applying_committed("events"):
-                self._apply_events(new_events)
+            for start in range(0, len(new_events), APPLY_CHUNK_EVENTS):
+                with self._lock.writing(), self._applying_committed("events"):
+                    self._apply_events(new_events[start : start + APPLY_CHUNK_EVENTS])
             result.offset = len(self._state.columns)
         finally:
-            self._lock.release_write()
+            self._apply_lock.release()
         with self._offset_moved:
             self._offset_moved.notify_all()
         result.accepted = len(new_events)
         result.duplicates = len(valid) - len(new_events)
-        self._maybe_retrain()
+        self._retrainer.maybe_retrain()
         return result
 
     @property
@@ -687,8 +719,8 @@ class Engine(TrainingMixin):
                 "unlisted_items": state.catalog.unlisted_count,
                 "user_profiles": user_profiles,
                 "model_version": self._models.version,
-                "trained_through_events": self._trained_through,
-                "training": self._trainer.running,
+                "trained_through_events": self._retrainer.trained_through,
+                "training": self._retrainer.running,
                 "new_items_waiting": self._models.factors.backlog,
                 "content": self._content.stats(),
             }

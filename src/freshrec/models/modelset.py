@@ -19,3 +19,14 @@ class ModelSet:
     factors: ImplicitFactors
     ease: Ease
     version: str = "online-only"
+
+
+class PublishedModels:
+    """The serving ``ModelSet``: one reference, swapped whole by the writer.
+
+    The swap happens under the engine's write lock and answers hold it as readers, so no
+    answer sees two versions; whatever else a model version needs is built before the swap.
+    """
+
+    def __init__(self, models: ModelSet) -> None:
+        self.current = models

@@ -1,8 +1,9 @@
 """Retraining an engine: when to retrain, the fit and the swap, and content placement.
 
-Split from ``engine.py`` (which composes it in): everything here runs on the engine's state
-under the engine's locks, so ``TrainingMixin`` declares the attributes it shares with
-``Engine`` instead of owning them.
+``Retrainer`` owns what training needs to remember (what was trained through, when the
+factor index was built, the background thread) and is handed the rest: the engine's state,
+store, content service and lock, and ``PublishedModels``, the one reference a retrain
+swaps. The fit runs off the lock; its result is posted back under the write lock.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ import numpy as np
 
 from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService
-from freshrec.models.modelset import ModelSet
+from freshrec.models.modelset import ModelSet, PublishedModels
 from freshrec.rwlock import ReadWriteLock
 from freshrec.state.online import OnlineState
 from freshrec.store import Store
-from freshrec.training import BackgroundTrainer, fit_batch_models
-from freshrec.training.install import FactorIndex, factor_index, install, prepare, to_artifact
+from freshrec.training import BackgroundTrainer, ModelArtifact, fit_batch_models
+from freshrec.training.install import (
+    FactorIndex,
+    factor_index,
+    from_artifact,
+    install,
+    prepare,
+    to_artifact,
+)
 from freshrec.training.trainer import BatchWeights
 from freshrec.types import EventBatch, FloatArray
 from freshrec.upkeep import Upkeep
@@ -28,29 +36,78 @@ from freshrec.upkeep import Upkeep
 MODEL_BLOB = "model/current"
 
 
-class TrainingMixin:
-    """``Engine.train`` and what surrounds it (see ``Engine`` for the attributes)."""
+class Retrainer:
+    """``Engine.train`` and what surrounds it: when, the fit, the swap, content placement.
 
-    config: EngineConfig
-    store: Store
-    _lock: ReadWriteLock
-    _state: OnlineState
-    _models: ModelSet
-    _content: ContentService
-    _background: bool
-    _trainer: BackgroundTrainer
-    _train_lock: threading.Lock
-    _trained_through: int
-    _retrain_requested_at: float
-    _factor_index_built_at: float
-    _encoded_while_training: list[int] | None
-    _upkeep: Upkeep | None
-    _upkeep_due: Callable[[], None]  # a method of Engine
+    Args:
+        config: the engine's settings.
+        store: where the artifact is saved.
+        state: the engine's online state (the log's columns are the training data).
+        content: places items without behaviour in factor space.
+        lock: the engine's lock (the snapshot and the swap take it as the writer).
+        models: the published model set; a retrain swaps its reference.
+        upkeep: the engine's upkeep worker (None: inline), waited for by ``wait_for_training``.
+        upkeep_due: called after a swap (new items since the snapshot need vectors).
+        background: retrain on a thread when due; False retrains inline (replays).
+    """
 
-    def _maybe_retrain(self) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        store: Store,
+        state: OnlineState,
+        content: ContentService,
+        lock: ReadWriteLock,
+        models: PublishedModels,
+        upkeep: Upkeep | None,
+        upkeep_due: Callable[[], None],
+        background: bool,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self._state = state
+        self._content = content
+        self._lock = lock
+        self._published = models
+        self._upkeep = upkeep
+        self._upkeep_due = upkeep_due
+        self._background = background
+        self._train_lock = threading.Lock()
+        self._trainer = BackgroundTrainer(self.train)
+        self.trained_through = 0
+        self._retrain_requested_at = -float("inf")
+        self._factor_index_built_at = -float("inf")
+        self._encoded_while_training: list[int] | None = None  # a list while ``train`` fits
+
+    @property
+    def _models(self) -> ModelSet:
+        return self._published.current
+
+    @property
+    def running(self) -> bool:
+        """Whether a background retrain runs now."""
+        return self._trainer.running
+
+    def close(self) -> None:
+        """Wait for a running retrain."""
+        self._trainer.wait()
+
+    def restore(self, artifact: ModelArtifact) -> None:
+        """Install a saved model version at start-up (after the log was applied)."""
+        state = self._state
+        log_events = state.columns.slice(0, len(state.columns))
+        weights = from_artifact(self.config, artifact, state.items, log_events)
+        index = self._new_factor_index(weights, warm=False)
+        prepared = prepare(self._models, weights, artifact.version, index)
+        self._published.current = install(self._models, prepared, background=self._background)
+        self.trained_through = weights.events
+        self._place_by_content(refit=True)
+
+    def maybe_retrain(self) -> None:
+        """Retrain (inline, or on the background thread) when enough new events arrived."""
         every = self.config.training.retrain_every_events
         logged = len(self._state.columns)
-        if every <= 0 or logged - self._trained_through < every:
+        if every <= 0 or logged - self.trained_through < every:
             return
         if logged < self.config.training.min_events:
             return
@@ -101,8 +158,8 @@ class TrainingMixin:
         prepared = prepare(self._models, weights, version, index, placement)
         with self._lock.writing():
             since = self._state.columns.slice(seen, len(self._state.columns))
-            self._models = install(self._models, prepared, since, self._background)
-            self._trained_through = weights.events
+            self._published.current = install(self._models, prepared, since, self._background)
+            self.trained_through = weights.events
             self._upkeep_due()  # items new since the snapshot get vectors in the new space
             # Items encoded after ``placement`` was computed were placed in the old factor
             # rows: place them again in the new ones.
@@ -144,7 +201,7 @@ class TrainingMixin:
         moved = current.drift(trained, weights.factors.item_factors[trained])
         return moved <= wanted.factor_index_rebuild_share
 
-    def _on_text_vectors(self, iidxs: list[int]) -> None:
+    def on_text_vectors(self, iidxs: list[int]) -> None:
         """New text embeddings: place those items in factor space; answers may change."""
         with self._lock.writing():
             self._place_by_content(refit=False, only=iidxs)
