@@ -172,9 +172,6 @@ def main() -> None:
             wait_for_training(base, timeout=900)
 
         report["burst_and_retrain"] = measured(base, args, burst)
-        report["model_version"] = (
-            httpx.get(f"{base}/v1/stats", timeout=10).json().get("model_version")
-        )
     finally:
         server.terminate()
         server.wait(timeout=60)

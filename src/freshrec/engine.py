@@ -40,7 +40,7 @@ from freshrec.errors import (
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import ScoringModel
 from freshrec.models.modelset import ModelSet, PublishedModels
-from freshrec.models.new_items import INLINE_REFRESH_ITEMS, REFRESH_BUDGET_SECONDS
+from freshrec.models.new_items import REFRESH_BUDGET_SECONDS
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
 from freshrec.retraining import MODEL_BLOB, Retrainer
@@ -108,6 +108,7 @@ class Engine:
         self._lock = ReadWriteLock()
         self._append_lock = threading.Lock()  # orders log appends; see ``ingest``
         self._apply_lock = threading.Lock()  # one batch of events applies at a time, in order
+        self._catalogue_lock = threading.Lock()  # one item upsert at a time
         # Signalled whenever the applied log offset moves (reads with ``at_least`` wait on it).
         self._offset_moved = threading.Condition(threading.Lock())
         self._state = OnlineState(self.config)
@@ -289,14 +290,18 @@ class Engine:
         self._check_writable()
         parsed = _parse_all(items, parse_item, "items")
         self._content.validate(parsed)
-        self.store.upsert_items(parsed)
-        # Applied in chunks, the write lock let go in between: answers get in during a bulk
-        # upsert (each item is applied whole; a reader may see a prefix of the batch).
-        for start in range(0, len(parsed), APPLY_CHUNK_ITEMS):
-            chunk = parsed[start : start + APPLY_CHUNK_ITEMS]
-            read = self._content.read_items(chunk)  # keyword hashing, off the lock
-            with self._lock.writing(), self._applying_committed("items"):
-                self._apply_items(chunk, read)
+        # One upsert at a time: what is prepared off the write lock (grown tables) must not
+        # race another upsert's rows.
+        with self._catalogue_lock:
+            self.store.upsert_items(parsed)
+            # Applied in chunks, the write lock let go in between: answers get in during a
+            # bulk upsert (each item is applied whole; a reader may see a prefix of the batch).
+            for start in range(0, len(parsed), APPLY_CHUNK_ITEMS):
+                chunk = parsed[start : start + APPLY_CHUNK_ITEMS]
+                read = self._content.read_items(chunk)  # keyword hashing, off the lock
+                self._content.reserve(len(self._state.items) + len(chunk))
+                with self._lock.writing(), self._applying_committed("items"):
+                    self._apply_items(chunk, read)
         return len(parsed)
 
     def _apply_items(self, items: Sequence[Item], read: ItemTexts | None = None) -> None:
@@ -419,8 +424,13 @@ class Engine:
                 valid if all(fresh) else [e for e, f in zip(valid, fresh, strict=True) if f]
             )
             for start in range(0, len(new_events), APPLY_CHUNK_EVENTS):
+                chunk = new_events[start : start + APPLY_CHUNK_EVENTS]
+                # Growth copies (the log's columns, the pair arena) off the write lock:
+                # only this writer changes them, readers read the old arrays meanwhile.
+                self._state.columns.reserve(len(chunk))
+                self._models.covisitation.make_room(len(chunk))
                 with self._lock.writing(), self._applying_committed("events"):
-                    self._apply_events(new_events[start : start + APPLY_CHUNK_EVENTS])
+                    self._apply_events(chunk)
             result.offset = len(self._state.columns)
         finally:
             self._apply_lock.release()
@@ -496,7 +506,7 @@ class Engine:
 
     def _upkeep_due(self) -> None:
         """Wake the upkeep worker if more new items wait for vectors than a read would do."""
-        if self._upkeep is not None and self._models.factors.backlog > INLINE_REFRESH_ITEMS:
+        if self._upkeep is not None and self._models.factors.backlog > 0:
             self._upkeep.poke()
 
     def _upkeep_step(self) -> bool:

@@ -75,6 +75,16 @@ class EmbeddingTable:
                 self._hashes[iidx] = digest
             self.changes += 1
 
+    def reserve(self, n_rows: int) -> None:
+        """Room for ``n_rows`` rows, made now (a copy of the table when it must grow).
+
+        The engine calls this before it takes its write lock for an upsert: doubling a
+        512-wide keyword table at 20k items copied 40 MB, ~100 ms in which no answer ran.
+        Only the writer calls it (upserts are serialised); readers keep reading the old
+        arrays until the swap, which holds the same rows.
+        """
+        self._grow(n_rows)
+
     def _grow(self, n_rows: int) -> None:
         if n_rows <= len(self._present):
             return

@@ -129,6 +129,12 @@ class ContentService:
                     "vector",
                 )
 
+    def reserve(self, n_items: int) -> None:
+        """Grow the per-item tables to ``n_items`` rows now (before the write lock)."""
+        self.keywords.reserve(n_items)
+        if self.config.vector_dim:
+            self.vectors.reserve(n_items)
+
     def read_items(self, items: Sequence[Item]) -> ItemTexts:
         """Texts, their hashes and keyword vectors of ``items``: pure, so off every lock.
 

@@ -125,6 +125,15 @@ class CoVisitation(ScoringModel):
         sparse.prune(self.config.max_neighbors)
         self._sparse, self._dense = sparse, None
 
+    def make_room(self, events: int) -> None:
+        """Grow the pair arena now for about ``events`` more events (before the write lock).
+
+        Each event pairs with up to ``window_events`` items, both ways, and a row that
+        outgrows its segment moves to one twice its size: 8 entries per pair covers both.
+        """
+        if self._sparse is not None:
+            self._sparse.reserve(events * self.config.window_events * 8)
+
     def fit(self, events: EventBatch) -> None:
         """Rebuild counts from scratch."""
         self._reset()

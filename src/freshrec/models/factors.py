@@ -50,9 +50,9 @@ class ImplicitFactors(ScoringModel):
         """Empty model; ``refresh_budget`` bounds each ``refresh`` of new items' vectors.
 
         Seconds one ``refresh`` may spend giving new items vectors (the rest wait for the
-        next); reads then do it only for a few (``INLINE_REFRESH_ITEMS``) and leave a
-        backlog to ``refresh``. None does all of it on every read (exact replays and tests:
-        results must not depend on timing).
+        next); a write then does one such slice and leaves the backlog to ``refresh`` (the
+        upkeep worker). None does all of it on every write (exact replays and tests:
+        results must not depend on timing). Reads never do any of it.
         """
         self.config = config
         self._profiles: dict[int, dict[int, None]] = {}  # uidx -> positive items, ordered

@@ -32,6 +32,10 @@ class EventColumns:
     def __len__(self) -> int:
         return self._n + self._waiting_events
 
+    def reserve(self, extra: int) -> None:
+        """Room for ``extra`` more events, made now (the writer calls it off the write lock)."""
+        self._reserve(self._waiting_events + extra)
+
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
         if need <= len(self._uidx):
