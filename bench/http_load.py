@@ -67,6 +67,19 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int, env: dict[st
     }
 
 
+def wait_ready(base: str, timeout: float = 600) -> None:
+    """Wait until the server at ``base`` answers ``/health/ready`` with 200."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    sys.exit(f"the server was not ready within {timeout:.0f} s")
+
+
 def wait_for_training(base: str, timeout: float = 300) -> float:
     """Wait until no retrain runs and no new item waits for its vector; return the seconds.
 
@@ -206,14 +219,7 @@ def main() -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.time() + 600
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_ready(base)
         # One wrk thread (run_wrk passes -t1): the scripts' schedule is per thread.
         wrk_env = {"FRESHREC_USERS": str(args.users), "FRESHREC_RATE": str(args.rate)}
         report["recommend"] = run_wrk(

@@ -37,7 +37,7 @@ from freshrec.simulate import ShopConfig, SyntheticShop, write_shop
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from http_load import FRESHREC, free_port, wait_for_training  # noqa: E402
+from http_load import FRESHREC, free_port, wait_for_training, wait_ready  # noqa: E402
 
 
 def read_paced(base: str, users: int, rate: float, stop: Any, out: Any) -> None:
@@ -153,14 +153,7 @@ def main() -> None:
     )  # fmt: skip
     report: dict[str, Any] = {"args": vars(args)}
     try:
-        deadline = time.time() + 600
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_ready(base)
         wait_for_training(base)
         report["idle"] = measured(base, args, lambda: time.sleep(args.idle_seconds))
         report["upsert"] = measured(base, args, lambda: post_all(base, "/v1/items", items, 1_000))

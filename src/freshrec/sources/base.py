@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from freshrec.blending import Source
 from freshrec.types import FloatArray, IntArray
 
@@ -63,3 +65,13 @@ def blend_source(source: CandidateSource, weight: float, user: Asker, k: int) ->
         lambda: source.propose(user, k),
         lambda items: source.score(user, items),
     )
+
+
+def top_positive(scores: FloatArray | None, n: int) -> IntArray | None:
+    """The ``n`` items of highest positive score (any order): a dense source's nominees."""
+    if scores is None:
+        return None
+    positive = np.flatnonzero(scores > 0)
+    if len(positive) <= n:
+        return positive
+    return positive[np.argpartition(scores[positive], len(positive) - n)[len(positive) - n :]]

@@ -16,7 +16,7 @@ from collections import Counter
 import numpy as np
 
 from freshrec.models.trending import Trending
-from freshrec.sources.base import Asker
+from freshrec.sources.base import Asker, top_positive
 from freshrec.state.online import OnlineState
 from freshrec.types import FloatArray, IntArray
 
@@ -74,10 +74,4 @@ class CategoryTrending:
 
     def propose(self, user: Asker, n: int) -> IntArray | None:
         """See ``CandidateSource.propose``."""
-        scores = self.score(user, None)
-        if scores is None:
-            return None
-        positive = np.flatnonzero(scores > 0)
-        if len(positive) <= n:
-            return positive
-        return positive[np.argpartition(scores[positive], len(positive) - n)[len(positive) - n :]]
+        return top_positive(self.score(user, None), n)

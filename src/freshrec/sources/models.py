@@ -11,21 +11,11 @@ import numpy as np
 
 from freshrec.blending import lookup, strongest
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
-from freshrec.sources.base import Asker
+from freshrec.sources.base import Asker, top_positive
 from freshrec.types import FloatArray, IntArray
 
 # How old a trending source's hot list may be (seconds): it is re-sorted at most this often.
 HOT_LIST_SECONDS = 1.0
-
-
-def _top(scores: FloatArray | None, n: int) -> IntArray | None:
-    """The ``n`` items of highest positive score (any order)."""
-    if scores is None:
-        return None
-    positive = np.flatnonzero(scores > 0)
-    if len(positive) <= n:
-        return positive
-    return positive[np.argpartition(scores[positive], len(positive) - n)[len(positive) - n :]]
 
 
 def _at(scores: FloatArray | None, items: IntArray) -> FloatArray | None:
@@ -89,7 +79,7 @@ class FactorsSource:
             return None
         if self._model.index is not None:
             return self._model.propose(user.uidx, n)
-        return _top(self._model.score_user(user.uidx, user.n_items), n)
+        return top_positive(self._model.score_user(user.uidx, user.n_items), n)
 
 
 class TrendingSource:
@@ -133,4 +123,4 @@ class EaseSource:
         """See ``CandidateSource.propose``."""
         if user.uidx is None:
             return None
-        return _top(self._model.score_user(user.uidx, user.n_items), n)
+        return top_positive(self._model.score_user(user.uidx, user.n_items), n)
