@@ -294,6 +294,32 @@ class ServingConfig(_Section):
     blas_threads: int = Field(default=1, ge=0)
 
 
+class MeasurementConfig(_Section):
+    """Served lists, attribution of later events to them, and experiments.
+
+    ``attribution_window_seconds``: an event without a ``recommendation_id`` is credited to
+    the newest list served to its user that holds its item within this long before it; a
+    list is held open (in memory, for attribution) this long after it was served, and at
+    most ``max_open_lists`` lists are open. ``bucket_seconds``: the time resolution of online
+    reports. ``flush_seconds``: the longest a served list waits for its durable commit (one
+    group commit per batch, off the request path). ``tuning_units``: the number of units at
+    which an experiment's confidence sequence is tightest. ``exploration_share``: the share
+    of answers whose order is sampled (Plackett-Luce over the scores, propensities logged)
+    so that off-policy estimates of other configurations are possible.
+    """
+
+    enabled: bool = True
+    attribution_window_seconds: float = Field(default=1_800.0, gt=0)
+    max_open_lists: int = Field(default=200_000, ge=1)
+    bucket_seconds: int = Field(default=60, ge=1)
+    flush_seconds: float = Field(default=0.2, gt=0)
+    tuning_units: int = Field(default=5_000, ge=1)
+    exploration_share: float = Field(default=0.0, ge=0, le=1)
+    exploration_temperature: float = Field(default=1.0, gt=0)
+    click_types: frozenset[str] = frozenset({"click", "like", "cart"})
+    conversion_types: frozenset[str] = frozenset({"purchase"})
+
+
 class EngineConfig(_Section):
     """The whole settings tree."""
 
@@ -310,6 +336,7 @@ class EngineConfig(_Section):
     content: ContentConfig = ContentConfig()
     scenarios: ScenariosConfig = ScenariosConfig()
     serving: ServingConfig = ServingConfig()
+    measurement: MeasurementConfig = MeasurementConfig()
 
     @classmethod
     def from_file(cls, path: str | Path) -> EngineConfig:

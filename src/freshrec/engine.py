@@ -37,6 +37,9 @@ from freshrec.errors import (
     UnknownScenarioError,
     ValidationError,
 )
+from freshrec.measurement.answering import Answer, Answering
+from freshrec.measurement.log import ListLog
+from freshrec.measurement.service import Measurement
 from freshrec.models import CoVisitation, Ease, ImplicitFactors, Trending
 from freshrec.models.base import ScoringModel
 from freshrec.models.modelset import ModelSet, PublishedModels
@@ -69,6 +72,7 @@ from freshrec.upkeep import Upkeep
 log = logging.getLogger(__name__)
 
 DB_FILE = "freshrec.db"
+MEASUREMENT_FILE = "measurement.db"
 MAX_N = 1_000
 MAX_QUERY_CHARS = 1_000
 # Items of an upsert, and events of an ingest, applied per hold of the write lock (a few
@@ -87,6 +91,7 @@ class Engine:
         config: settings; defaults when None.
         background_training: retrain on a background thread when ``retrain_every_events``
             new events arrived; False retrains inline (deterministic, used by replay).
+        measurement_log: where served lists and experiments are kept (None: in memory).
     """
 
     def __init__(
@@ -94,9 +99,19 @@ class Engine:
         store: Store,
         config: EngineConfig | None = None,
         background_training: bool = True,
+        measurement_log: ListLog | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self.store = store
+        wanted_measurement = self.config.measurement
+        self.measurement = Measurement(
+            wanted_measurement,
+            measurement_log or ListLog(None, wanted_measurement.flush_seconds),
+            self.config,
+        )
+        # Experiment-aware answers that are logged (``serve``; the HTTP route uses it too).
+        self.answering = Answering(self, self.measurement)
+        self._variant_pipelines: dict[int, tuple[EngineConfig, Pipelines]] = {}
         limit_blas_threads(self.config.serving.blas_threads)
         registry.check_names(self.config.blend.sources, "blend.sources")
         registry.check_names(
@@ -213,11 +228,22 @@ class Engine:
         directory.mkdir(parents=True, exist_ok=True)
         # One writer per directory, for the engine's whole life (released by ``close``).
         lock = DirectoryLock.acquire(directory)
+        measurement_log = None
         try:
+            measurement_log = ListLog(
+                directory / MEASUREMENT_FILE,
+                config.measurement.flush_seconds,
+                config.store.synchronous_full,
+            )
             engine = cls(
-                SqliteStore(directory / DB_FILE, config.store), config, background_training
+                SqliteStore(directory / DB_FILE, config.store),
+                config,
+                background_training,
+                measurement_log,
             )
         except BaseException:
+            if measurement_log is not None:
+                measurement_log.close()
             lock.release()
             raise
         engine._directory_lock = lock
@@ -233,8 +259,14 @@ class Engine:
         users = list(self.store.iter_users())
         self._apply_users(users)
         self._content.warm_stated(user.text for user in users)
+        # Served lists are attributed again as the log passes them (merged by offset).
+        self.measurement.begin_restore()
         for batch in self.store.iter_events():
-            self._apply_events([event for _, event in batch])
+            events = [event for _, event in batch]
+            first_offset = self.applied_offset + 1
+            self._apply_events(events)
+            self.measurement.restore_events(first_offset, events)
+        self.measurement.finish_restore()
         blob = self.store.get_blob(MODEL_BLOB)
         if blob is None:
             return
@@ -263,6 +295,7 @@ class Engine:
             self._upkeep.close()
         self._models.factors.use_index(None)  # stops the index worker
         self._content.close()
+        self.measurement.close()
         try:
             self._content.save(self.store, self._state.items.id_of)
         except StoreError:  # a full disk, say: embeddings are a cache, encoded again later
@@ -432,6 +465,8 @@ class Engine:
                 with self._lock.writing(), self._applying_committed("events"):
                     self._apply_events(chunk)
             result.offset = len(self._state.columns)
+            # Attribution to served lists, in log order (the measurement's own lock only).
+            self.measurement.on_events(result.offset - len(new_events) + 1, new_events)
         finally:
             self._apply_lock.release()
         with self._offset_moved:
@@ -539,6 +574,7 @@ class Engine:
         category: str | None = None,
         explain: bool = True,
         at_least: int | None = None,
+        answer_config: EngineConfig | None = None,
     ) -> list[Recommendation]:
         """Return up to ``n`` items for the user, best first, with scores and reasons.
 
@@ -546,6 +582,8 @@ class Engine:
         never appear; ``category`` restricts the answer to one category. A user without
         history gets what is trending (in the category, when given). ``at_least``: answer
         from a state that reflects at least this log offset (``IngestResult.offset``).
+        ``answer_config``: answer with these settings' blend, retrieval and scenario settings
+        instead of the engine's (an experiment's variant; the state is the engine's).
 
         Raises:
             ValidationError: bad ``user_id`` or ``n`` outside [1, 1000].
@@ -555,7 +593,9 @@ class Engine:
         if at_least is not None:
             self.wait_for_offset(at_least)
         with self._lock.reading():
-            uidx, result, ranked, explore = self._choose(user_id, n, scenario, exclude, category)
+            uidx, result, ranked, explore = self._choose(
+                user_id, n, scenario, exclude, category, answer_config
+            )
             links = self._links(uidx) if explain else None
             id_of = self._state.items.id_of
             recs = answers.recommendations(result, ranked, id_of, links, explain)
@@ -595,13 +635,46 @@ class Engine:
         scenario: str,
         exclude: Iterable[str] | None,
         category: str | None,
+        answer_config: EngineConfig | None = None,
     ) -> tuple[int | None, Blend, answers.IntArray, answers.Exploration]:
         """Check the question, blend its answer and pick the top items (under the lock)."""
         _check_question(user_id, n, scenario)
         allowed = self._state.allowed(self._state.users.get(user_id), exclude, category)
-        uidx, result, explore = self._pipelines.answer(self._models, user_id, allowed, scenario, n)
+        pipelines = self._pipelines if answer_config is None else self._pipelines_for(answer_config)
+        uidx, result, explore = pipelines.answer(self._models, user_id, allowed, scenario, n)
         ranked = answers.top_indices(result, self._state.catalog.tie_break, n - len(explore))
         return uidx, result, ranked, explore
+
+    def _pipelines_for(self, config: EngineConfig) -> Pipelines:
+        """The pipelines of a variant's settings, over this engine's state (made once)."""
+        held = self._variant_pipelines.get(id(config))
+        if held is None or held[0] is not config:
+            held = (config, self._pipelines.with_config(config))
+            self._variant_pipelines[id(config)] = held  # keeps ``config`` alive: ids stay unique
+        return held[1]
+
+    def serve(
+        self,
+        user_id: str,
+        n: int = 10,
+        scenario: str = scenarios.HOME,
+        exclude: Iterable[str] | None = None,
+        category: str | None = None,
+        at: float | None = None,
+    ) -> Answer:
+        """Answer as ``recommend`` does, and log the list for measurement; return it whole.
+
+        The answer has a new ``recommendation_id`` (send it back with the events it leads
+        to), the ``variant`` of the running experiment over ``scenario`` that answered
+        (None outside experiments) and the ``model_version``. ``at``: the serving time in
+        unix seconds (default now; a simulator passes its clock). Raises as ``recommend``.
+        """
+        return self.answering.serve(user_id, n, scenario, exclude, category, at)
+
+    @property
+    def model_version(self) -> str:
+        """The serving model version."""
+        return self._models.version
 
     def _links(self, uidx: int | None) -> Callable[[list[int]], list[int | None]] | None:
         """The history item behind each co-visitation pick, for ``why`` (None: no history)."""

@@ -102,3 +102,27 @@ class OffsetNotReachedError(ValidationError):
         super().__init__(f"offset {wanted} is not applied yet (applied: {applied})", "at_least")
         self.wanted = wanted
         self.applied = applied
+
+
+class NotFoundError(FreshrecError, LookupError):
+    """A named thing (an experiment, a served list) does not exist (HTTP 404)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class ConflictError(FreshrecError):
+    """A write that contradicts what exists (HTTP 409), e.g. an experiment name taken."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message

@@ -8,6 +8,7 @@ space from their recent items and their own words.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -46,6 +47,16 @@ class Pipelines:
         self.segments = segments
         self.fresh = fresh
         self.profiles: dict[str, User] = {}  # users who told us something about themselves
+
+    def with_config(self, config: EngineConfig) -> Pipelines:
+        """These pipelines answering with another config's blend and scenario settings.
+
+        The state, content, segments, fresh items and stated profiles are shared (not
+        copied): an experiment's variants answer from the one engine's state.
+        """
+        twin = copy.copy(self)  # shallow: every attribute but ``config`` is shared
+        twin.config = config
+        return twin
 
     # -- users --------------------------------------------------------------------------------
 

@@ -20,8 +20,9 @@ def test_recommendations_shape(seeded: TestClient, engine: Engine) -> None:
     response = seeded.get("/v1/recommendations/u0?scenario=home&n=5")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"recommendation_id", "scenario", "items"}
+    assert set(body) == {"recommendation_id", "scenario", "variant", "model_version", "items"}
     assert body["scenario"] == "home"
+    assert body["variant"] is None and body["model_version"] == engine.model_version
     assert len(body["items"]) == 5
     scores = [item["score"] for item in body["items"]]
     assert scores == sorted(scores, reverse=True)

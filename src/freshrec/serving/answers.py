@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import json
-import secrets
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from starlette.responses import Response
 
+from freshrec.measurement.answering import new_recommendation_id
 from freshrec.types import Recommendation, check_id
 
-
-def new_recommendation_id() -> str:
-    """Return a unique, time-ordered id: 32 hex digits, milliseconds first.
-
-    The first 12 digits are the unix time in milliseconds, so ids sort by creation time;
-    the other 80 bits are random.
-
-    >>> len(new_recommendation_id())
-    32
-    """
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+__all__ = [
+    "ServedItems",
+    "answer",
+    "id_list",
+    "new_recommendation_id",
+    "rendered",
+    "scored_items",
+    "served_items",
+    "served_size",
+]
 
 
 def scored_items(recs: Iterable[Recommendation]) -> list[dict[str, Any]]:
@@ -40,19 +38,65 @@ def rendered_items(recs: Iterable[Recommendation]) -> bytes:
     return _dumps(scored_items(recs))
 
 
+# What the answer cache keeps per answer: the rendered ``items`` JSON and, for the list's log
+# entry, the item ids, scores and (interleaved) teams. Tuples of strings and floats only, so
+# the garbage collector untracks them (see ``rendered_items``).
+ServedItems = tuple[bytes, tuple[str, ...], tuple[float, ...], tuple[str, ...] | None]
+
+
+def served_items(recs: list[Recommendation], teams: list[str] | None) -> ServedItems:
+    """Render an answer's items once, with what its log entry needs.
+
+    >>> body, ids, scores, teams = served_items([Recommendation("a", 1.0, ())], ["x"])
+    >>> body, ids, teams
+    (b'[{"item_id":"a","score":1.0,"why":[],"team":"x"}]', ('a',), ('x',))
+    """
+    items = scored_items(recs)
+    if teams is not None:
+        for item, team in zip(items, teams, strict=True):
+            item["team"] = team
+    return (
+        _dumps(items),
+        tuple(r.item_id for r in recs),
+        tuple(r.score for r in recs),
+        None if teams is None else tuple(teams),
+    )
+
+
+def served_size(served: ServedItems) -> int:
+    """Bytes an answer costs in the cache: its JSON, and the ids and scores beside it."""
+    return 2 * len(served[0])
+
+
 def rendered(func: Callable[..., Iterable[Recommendation]], *args: Any) -> bytes:
     """``rendered_items(func(*args))``: scoring and rendering in one call off the loop."""
     return rendered_items(func(*args))
 
 
-def answer(scenario: str, items: bytes) -> Response:
-    """A recommendation response: a new ``recommendation_id``, the scenario and ``items``.
+def answer(
+    scenario: str,
+    items: bytes,
+    recommendation_id: str | None = None,
+    variant: str | None = None,
+    model_version: str | None = None,
+) -> Response:
+    """A recommendation response around ``items`` (rendered JSON).
+
+    It carries the ``recommendation_id`` (a new one when None), the scenario, and the
+    variant and model version that answered.
 
     >>> body = json.loads(answer("home", rendered_items([])).body)
     >>> sorted(body), body["items"]
-    (['items', 'recommendation_id', 'scenario'], [])
+    (['items', 'model_version', 'recommendation_id', 'scenario', 'variant'], [])
     """
-    head = _dumps({"recommendation_id": new_recommendation_id(), "scenario": scenario})
+    head = _dumps(
+        {
+            "recommendation_id": recommendation_id or new_recommendation_id(),
+            "scenario": scenario,
+            "variant": variant,
+            "model_version": model_version,
+        }
+    )
     return Response(head[:-1] + b',"items":' + items + b"}", media_type="application/json")
 
 

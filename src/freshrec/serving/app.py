@@ -24,6 +24,7 @@ from freshrec.serving import (
     dashboard,
     routes_events,
     routes_items,
+    routes_measurement,
     routes_ops,
     routes_recs,
     routes_users,
@@ -131,7 +132,15 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for module in (routes_ops, routes_items, routes_users, routes_events, routes_recs, dashboard):
+    routers = (
+        routes_ops,
+        routes_items,
+        routes_users,
+        routes_events,
+        routes_recs,
+        routes_measurement,
+    )
+    for module in (*routers, dashboard):
         app.include_router(module.router)
     _add_request_schemas(app, engine.config.events.weights)
     return app

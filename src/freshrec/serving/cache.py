@@ -29,6 +29,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any
 
 # Bytes an entry costs beyond its value: the key tuple, the OrderedDict node and the stamp.
 ENTRY_OVERHEAD_BYTES = 400
@@ -66,22 +67,23 @@ class RecommendationCache:
         self.bytes = 0
         self._clock = clock
         self._enabled = max_entries > 0 and max_bytes > 0 and max_age_seconds > 0
-        self._entries: OrderedDict[Hashable, tuple[float, bytes]] = OrderedDict()
+        # key -> (stored at, value, bytes counted for it)
+        self._entries: OrderedDict[Hashable, tuple[float, Any, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Hashable) -> bytes | None:
+    def get(self, key: Hashable) -> Any:
         """Return the answer stored under ``key`` if still young enough (marking it used)."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
                 self.misses += 1
                 return None
-            stored_at, value = entry
+            stored_at, value, size = entry
             if self._clock() - stored_at > self.max_age_seconds:
-                self._drop(key, value)
+                self._drop(key, size)
                 self.misses += 1
                 self.expired += 1
                 return None
@@ -89,23 +91,27 @@ class RecommendationCache:
             self.hits += 1
             return value
 
-    def put(self, key: Hashable, value: bytes) -> None:
-        """Store ``value`` under ``key``, evicting the least recently used beyond the bounds."""
+    def put(self, key: Hashable, value: Any, nbytes: int | None = None) -> None:
+        """Store ``value`` under ``key``, evicting the least recently used beyond the bounds.
+
+        ``nbytes``: what the value costs (default ``len(value)``, for bytes); a fixed
+        overhead per entry is added.
+        """
         if not self._enabled:
             return
-        size = len(value) + ENTRY_OVERHEAD_BYTES
+        size = (len(value) if nbytes is None else nbytes) + ENTRY_OVERHEAD_BYTES
         if size > self.max_bytes:
             return  # larger than the whole cache: not worth evicting everything for
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self.bytes -= len(old[1]) + ENTRY_OVERHEAD_BYTES
-            self._entries[key] = (self._clock(), value)
+                self.bytes -= old[2]
+            self._entries[key] = (self._clock(), value, size)
             self.bytes += size
             entries = self._entries
             while len(entries) > self.max_entries or self.bytes > self.max_bytes:
-                _, (_, evicted) = entries.popitem(last=False)
-                self.bytes -= len(evicted) + ENTRY_OVERHEAD_BYTES
+                _, (_, _, evicted) = entries.popitem(last=False)
+                self.bytes -= evicted
 
     def clear(self) -> None:
         """Drop every answer."""
@@ -113,6 +119,6 @@ class RecommendationCache:
             self._entries.clear()
             self.bytes = 0
 
-    def _drop(self, key: Hashable, value: bytes) -> None:
+    def _drop(self, key: Hashable, size: int) -> None:
         del self._entries[key]
-        self.bytes -= len(value) + ENTRY_OVERHEAD_BYTES
+        self.bytes -= size

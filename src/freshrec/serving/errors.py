@@ -15,9 +15,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from freshrec.errors import (
+    ConflictError,
     EngineClosedError,
     EngineDegradedError,
     FreshrecError,
+    NotFoundError,
     StoreUnavailableError,
     UnknownItemError,
     UnknownScenarioError,
@@ -102,6 +104,16 @@ async def _unknown_scenario(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "unknown_scenario", str(exc), "scenario")
 
 
+async def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotFoundError)
+    return error_response(404, "not_found", exc.message, exc.field)
+
+
+async def _conflict(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ConflictError)
+    return error_response(409, "conflict", exc.message, exc.field)
+
+
 # How long a client should wait before retrying a write the store could not commit.
 RETRY_AFTER_SECONDS = 5
 
@@ -153,6 +165,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, _validation_error)
     app.add_exception_handler(UnknownItemError, _unknown_item)
     app.add_exception_handler(UnknownScenarioError, _unknown_scenario)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(ConflictError, _conflict)
     for refused in (StoreUnavailableError, EngineDegradedError, EngineClosedError):
         app.add_exception_handler(refused, _unavailable)
     app.add_exception_handler(FreshrecError, _other_freshrec_error)

@@ -48,7 +48,7 @@ async def similar_items(item_id: str, ctx: Ctx, n: N = 10, exclude: Exclude = No
     check_id(item_id, "item_id")
     excluded = id_list(exclude, "exclude")
     items = await ctx.scoring.run(rendered, ctx.engine.similar, item_id, n, excluded)
-    return answer("similar", items)
+    return answer("similar", items, model_version=ctx.engine.model_version)
 
 
 @router.put(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from freshrec import scenarios
+from freshrec.measurement.experiments import INTERLEAVED
 from freshrec.serving.access import READ
 from freshrec.serving.answers import (
     answer,
@@ -15,6 +17,8 @@ from freshrec.serving.answers import (
     new_recommendation_id,
     rendered,
     scored_items,
+    served_items,
+    served_size,
 )
 from freshrec.serving.body import read_json
 from freshrec.serving.context import Ctx, ServingContext
@@ -61,7 +65,11 @@ async def recommendations(
     ``serving.cache.max_age_seconds`` (1 s by default), so a cached answer never hides an
     event for longer. With ``at_least`` (an ``offset`` from ``POST /v1/events``) the answer
     reflects every event up to that offset, whatever the cache holds. Every response gets
-    its own ``recommendation_id`` all the same.
+    its own ``recommendation_id`` all the same, and is logged as a served list.
+
+    In a running experiment over the scenario the user's variant answers, and ``variant``
+    names it (``"interleaved"`` for a team-draft merge, whose items each name their
+    ``team``); ``model_version`` is the version that answered.
     """
     check_id(user_id, "user_id")
     excluded = id_list(exclude, "exclude")
@@ -69,11 +77,13 @@ async def recommendations(
         check_id(category, "category")
     # One hop off the event loop for lookup and scoring (both take the engine lock); the
     # body is built here, not re-validated against the response model (hot path).
-    items = await ctx.scoring.run(_cached, ctx, user_id, scenario, n, excluded, category, at_least)
-    return answer(scenario, items)
+    items, recommendation_id, variant, version = await ctx.scoring.run(
+        _served, ctx, user_id, scenario, n, excluded, category, at_least
+    )
+    return answer(scenario, items, recommendation_id, variant, version)
 
 
-def _cached(
+def _served(
     ctx: ServingContext,
     user_id: str,
     scenario: str,
@@ -81,22 +91,39 @@ def _cached(
     excluded: tuple[str, ...],
     category: str | None,
     at_least: int | None = None,
-) -> bytes:
-    """The rendered ``items`` of an answer, from the cache or scored now (and cached).
+) -> tuple[bytes, str, str | None, str]:
+    """An answer from the cache or scored now (and cached), logged as a served list.
 
-    ``at_least``: a cached answer may predate that offset, so it is scored afresh (once the
-    offset is applied) and the cache gets the new answer.
+    Returns the rendered ``items``, the new recommendation id, the variant and the model
+    version. ``at_least``: a cached answer may predate that offset, so it is scored afresh
+    (once the offset is applied) and the cache gets the new answer.
     """
-    engine = ctx.engine
+    started = time.perf_counter()
+    engine, answering = ctx.engine, ctx.engine.answering
     if at_least is not None:
         engine.wait_for_offset(at_least)
-    # Read before scoring: an event landing meanwhile files this answer under a stale key.
-    key = (user_id, scenario, n, tuple(sorted(set(excluded))), category, engine.freshness(user_id))
-    items: bytes | None = None if at_least is not None else ctx.cache.get(key)
-    if items is None:
-        items = rendered(engine.recommend, user_id, n, scenario, excluded, category)
-        ctx.cache.put(key, items)
-    return items
+    assignment = answering.assign(user_id, scenario)
+    # Read before scoring: an event landing meanwhile files this answer under a stale key,
+    # and the list's offset is one its answer reflects at least.
+    freshness, offset = engine.freshness(user_id), engine.applied_offset
+    experiment = assignment.experiment.name if assignment.experiment is not None else None
+    key = (
+        user_id, scenario, n, tuple(sorted(set(excluded))), category, freshness,
+        experiment, assignment.variant,
+    )  # fmt: skip
+    served = None if at_least is not None else ctx.cache.get(key)
+    if served is None:
+        recs, teams = answering.items(user_id, n, scenario, excluded, category, assignment)
+        served = served_items(recs, teams)
+        ctx.cache.put(key, served, served_size(served))
+    items, item_ids, scores, teams = served
+    model_version = freshness[2]
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    recommendation_id = answering.record(
+        user_id, scenario, assignment, model_version, offset, item_ids, scores, teams, latency_ms
+    )
+    variant = INTERLEAVED if teams is not None else assignment.variant
+    return items, recommendation_id, variant, model_version
 
 
 @router.get(
@@ -122,7 +149,7 @@ async def search(
     if category is not None:
         check_id(category, "category")
     items = await ctx.scoring.run(rendered, ctx.engine.search, q, n, user_id, category)
-    return answer(scenarios.SEARCH, items)
+    return answer(scenarios.SEARCH, items, model_version=ctx.engine.model_version)
 
 
 @router.post(

@@ -219,12 +219,20 @@ class ScoredItem(_Shape):
     why: list[str]
 
 
+class ServedItem(ScoredItem):
+    """An item of a served list; ``team`` in an interleaved experiment only."""
+
+    team: str | None = Field(None, description="The variant that drafted it (interleaving).")
+
+
 class RecommendationsOut(_Shape):
     """An answer; ``recommendation_id`` names it for attribution of later events."""
 
     recommendation_id: str
     scenario: str
-    items: list[ScoredItem]
+    variant: str | None = Field(None, description="The experiment's variant that answered.")
+    model_version: str | None = Field(None, description="The model version that answered.")
+    items: list[ServedItem]
 
 
 class RankOut(_Shape):
