@@ -83,6 +83,27 @@ async def list_experiments(ctx: Ctx) -> dict[str, Any]:
     return {"experiments": [spec.to_dict() for spec in ctx.engine.measurement.experiments()]}
 
 
+# The routes below the name come first: an id segment matches "/" too (ids may hold it),
+# so "/experiments/{name}" would take "e1/stop" as a name.
+
+
+@router.get(
+    f"/experiments/{NAME}/assignment/{USER}", dependencies=[READ], summary="A user's variant"
+)
+async def get_assignment(name: str, user_id: str, ctx: Ctx) -> dict[str, Any]:
+    """The variant the user gets (a salted hash of the id: stable, no per-user state)."""
+    spec = ctx.engine.measurement.experiment(check_id(name, "name"))
+    return {"experiment": spec.name, "variant": spec.variant_of(check_id(user_id, "user_id"))}
+
+
+@router.post(f"/experiments/{NAME}/stop", dependencies=[ADMIN], summary="Stop an experiment")
+async def stop_experiment(name: str, ctx: Ctx) -> dict[str, Any]:
+    """Stop it: the scenario's own settings answer everyone again; its report stays."""
+    spec = ctx.engine.measurement.stop_experiment(check_id(name, "name"))
+    ctx.cache.clear()
+    return spec.to_dict()
+
+
 @router.put(f"/experiments/{NAME}", dependencies=[ADMIN], summary="Start an experiment")
 async def put_experiment(name: str, request: Request, ctx: Ctx) -> dict[str, Any]:
     """Start an experiment over a scenario: its variants answer their users from now on.
@@ -108,23 +129,6 @@ async def get_experiment(name: str, ctx: Ctx) -> dict[str, Any]:
     the guardrails (empty answers, latency).
     """
     return ctx.engine.measurement.experiment_report(check_id(name, "name"))
-
-
-@router.get(
-    f"/experiments/{NAME}/assignment/{USER}", dependencies=[READ], summary="A user's variant"
-)
-async def get_assignment(name: str, user_id: str, ctx: Ctx) -> dict[str, Any]:
-    """The variant the user gets (a salted hash of the id: stable, no per-user state)."""
-    spec = ctx.engine.measurement.experiment(check_id(name, "name"))
-    return {"experiment": spec.name, "variant": spec.variant_of(check_id(user_id, "user_id"))}
-
-
-@router.post(f"/experiments/{NAME}/stop", dependencies=[ADMIN], summary="Stop an experiment")
-async def stop_experiment(name: str, ctx: Ctx) -> dict[str, Any]:
-    """Stop it: the scenario's own settings answer everyone again; its report stays."""
-    spec = ctx.engine.measurement.stop_experiment(check_id(name, "name"))
-    ctx.cache.clear()
-    return spec.to_dict()
 
 
 def _time(text: str, name: str) -> float:
