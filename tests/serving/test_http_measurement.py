@@ -120,3 +120,14 @@ def test_interleaved_items_name_their_team(seeded: TestClient) -> None:
     body = seeded.get("/v1/recommendations/u2?n=6").json()
     assert body["variant"] == "interleaved"
     assert {item["team"] for item in body["items"]} == {"control", "trending"}
+
+
+def test_metrics_export_ctr_per_scenario_and_variant(seeded: TestClient) -> None:
+    body = seeded.get("/v1/recommendations/u3?n=5").json()
+    seeded.post(
+        "/v1/events", json=_click("u3", body["items"][1]["item_id"], body["recommendation_id"])
+    )
+    text = seeded.get("/metrics").text
+    assert 'freshrec_online_lists_total{scenario="home",variant=""} 1.0' in text
+    assert 'freshrec_online_clicks_total{scenario="home",variant=""} 1.0' in text
+    assert 'freshrec_online_ctr{bound="value",scenario="home",variant=""} 0.2' in text

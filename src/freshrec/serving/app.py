@@ -113,7 +113,9 @@ def create_app(
         raise ValueError("create_app needs a KeyStore unless open_access is set")
     wanted = engine.config.serving.cache
     cache = RecommendationCache(wanted.max_entries, wanted.max_bytes, wanted.max_age_seconds)
-    metrics = ServingMetrics(cache, engine.stats)
+    metrics = ServingMetrics(
+        cache, engine.stats, lambda: engine.measurement.online_report(("scenario", "variant"))
+    )
     app = FastAPI(
         title="freshrec",
         version=__version__,

@@ -90,15 +90,54 @@ class _LiveCollector(Collector):
         yield info
 
 
+class _OnlineCollector(Collector):
+    """Lists, impressions, clicks, conversions, revenue and CTR per scenario and variant."""
+
+    def __init__(self, report: Callable[[], dict[str, Any]]) -> None:
+        self._report = report
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["scenario", "variant"]
+        counts = {
+            name: CounterMetricFamily(f"freshrec_online_{name}", help_text, labels=labels)
+            for name, help_text in (
+                ("lists", "Served recommendation lists."),
+                ("impressions", "Items counted as shown."),
+                ("clicks", "Clicks attributed to served lists (one per list position)."),
+                ("conversions", "Purchases attributed to served lists (one per list position)."),
+                ("revenue", "Value of the purchases attributed to served lists."),
+            )
+        }
+        ctr = GaugeMetricFamily(
+            "freshrec_online_ctr",
+            "Attributed clicks per impression, with its 95% Wilson bounds (bound label).",
+            labels=[*labels, "bound"],
+        )
+        for group in self._report()["groups"]:
+            key = [group["scenario"], group["variant"] or ""]
+            for name, family in counts.items():
+                family.add_metric(key, group[name])
+            for bound, field in (("value", "value"), ("low", "low"), ("high", "high")):
+                ctr.add_metric([*key, bound], group["ctr"][field])
+        yield from counts.values()
+        yield ctr
+
+
 class ServingMetrics:
     """The metrics of one app.
 
     Args:
         cache: the recommendation cache whose hits and misses are exported.
         stats: returns ``Engine.stats()``; called at scrape time.
+        online: returns the online report grouped by scenario and variant (scrape time).
     """
 
-    def __init__(self, cache: RecommendationCache, stats: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        cache: RecommendationCache,
+        stats: Callable[[], dict[str, Any]],
+        online: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "freshrec_http_requests",
@@ -120,6 +159,8 @@ class ServingMetrics:
             registry=self.registry,
         )
         self.registry.register(_LiveCollector(cache, stats))
+        if online is not None:
+            self.registry.register(_OnlineCollector(online))
         # Memory, CPU and open files of the server (process_*), and its GC pauses: the
         # usual first look when latency drifts.
         ProcessCollector(registry=self.registry)
