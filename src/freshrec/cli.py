@@ -23,6 +23,7 @@ import typer
 
 from freshrec import cli_output as show
 from freshrec import scenarios
+from freshrec.cli_experiment import register as register_experiment
 from freshrec.config import EngineConfig
 from freshrec.engine import DB_FILE, Engine
 from freshrec.errors import (
@@ -58,6 +59,7 @@ app = typer.Typer(
     add_completion=False,
 )
 register_serving(app)
+register_experiment(app)
 
 EventsOption = Annotated[
     Path,

@@ -169,12 +169,16 @@ class ExperimentBook:
         for variant in spec.variants[1:]:
             sums = self.arms[variant.name].ratio_sums()
             lift = stats.relative_lift(base_sums, sums, tuning_units=self.tuning_units)
+            # The fixed-horizon interval is valid for one look planned in advance only: shown
+            # for that look, never to decide by watching it (peeking inflates its errors).
+            fixed = stats.relative_lift(base_sums, sums, sequential=False)
             comparison: dict[str, Any] = {
                 "variant": variant.name,
                 "baseline": baseline,
                 "lift": lift.interval_dict(),
                 "decision": lift.decision,
                 "method": lift.method,
+                "fixed_horizon": {"lift": fixed.interval_dict(), "decision": fixed.decision},
             }
             if spec.cuped:
                 adjusted = stats.relative_lift(
