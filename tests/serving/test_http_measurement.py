@@ -131,3 +131,13 @@ def test_metrics_export_ctr_per_scenario_and_variant(seeded: TestClient) -> None
     assert 'freshrec_online_lists_total{scenario="home",variant=""} 1.0' in text
     assert 'freshrec_online_clicks_total{scenario="home",variant=""} 1.0' in text
     assert 'freshrec_online_ctr{bound="value",scenario="home",variant=""} 0.2' in text
+
+
+def test_series_over_time(seeded: TestClient) -> None:
+    seeded.get("/v1/recommendations/u4?n=5")
+    body = seeded.get("/v1/reports/series?by=scenario").json()
+    assert body["bucket_seconds"] == 60
+    (row,) = body["series"]
+    assert (row["scenario"], row["lists"], row["impressions"]) == ("home", 1, 5)
+    assert seeded.get("/v1/reports/series?by=position").status_code == 400
+    assert seeded.get("/v1/reports/series?by=colour").status_code == 400

@@ -178,7 +178,14 @@ class OnlineCounters:
         ]
 
     def series(self, by: Sequence[str] = ("scenario", "variant")) -> list[dict[str, Any]]:
-        """Per time bucket and group: lists, impressions, clicks, conversions (the dashboard)."""
+        """Per time bucket and group: lists, impressions, clicks, conversions (the dashboard).
+
+        Raises:
+            ValidationError: a key outside scenario, variant, model_version (field ``by``).
+        """
+        unknown = [key for key in by if key not in GROUP_KEYS[:3]]
+        if unknown:
+            raise ValidationError(f"unknown key {unknown[0]!r}", "by")
         wanted = [GROUP_KEYS.index(key) for key in by]
         rows: dict[tuple[Any, ...], ListCell] = {}
         for key, cell in self._lists.items():

@@ -77,6 +77,21 @@ async def online_report(
     return ctx.engine.measurement.online_report(keys, low, high)
 
 
+@router.get("/reports/series", dependencies=[READ], summary="Counts over time, grouped")
+async def online_series(ctx: Ctx, by: GroupBy = "scenario,variant") -> dict[str, Any]:
+    """Lists, impressions, clicks and conversions per time bucket and group (for plots).
+
+    ``time`` is the bucket's start in unix seconds (``measurement.bucket_seconds`` wide).
+    """
+    keys = [key.strip() for key in by.split(",") if key.strip()]
+    if "position" in keys:
+        raise ApiError(400, "invalid", "series group by scenario, variant or model_version", "by")
+    return {
+        "bucket_seconds": ctx.engine.config.measurement.bucket_seconds,
+        "series": ctx.engine.measurement.series(keys),
+    }
+
+
 @router.get("/experiments", dependencies=[READ], summary="All experiments")
 async def list_experiments(ctx: Ctx) -> dict[str, Any]:
     """Every experiment's definition, running or stopped."""
