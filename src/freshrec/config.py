@@ -355,8 +355,25 @@ class EngineConfig(_Section):
             where = ".".join(str(p) for p in first["loc"])
             raise ValidationError(first["msg"], where) from None
 
+    def merged(self, partial: dict[str, Any]) -> EngineConfig:
+        """These settings with ``partial`` (a partial settings tree) merged over them.
+
+        Raises ``ValidationError`` naming the bad key (its dotted path).
+        """
+        return EngineConfig.from_dict(_merged(self.model_dump(mode="json"), partial))
+
     def is_positive(self, kind: str, value: float | None) -> bool:
         """Whether an event of this type/value is a positive preference signal."""
         if kind == "rating":
             return value is not None and value >= self.events.rating_positive_min
         return kind in self.events.positive_types
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

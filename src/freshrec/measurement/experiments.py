@@ -187,7 +187,7 @@ def variant_config(base: EngineConfig, settings: dict[str, Any]) -> EngineConfig
     Raises:
         ValidationError: an unknown or invalid setting (field: its dotted path).
     """
-    return EngineConfig.from_dict(_merged(base.model_dump(mode="json"), settings))
+    return base.merged(settings)
 
 
 def _variants(raw: Any, design: str, base: EngineConfig) -> tuple[Variant, ...]:
@@ -244,13 +244,3 @@ def _check_settings(settings: Any, base: EngineConfig, where: str) -> None:
                 "the engine keeps this model up only when its own blend weight is above 0",
                 f"{where}.blend.{source}",
             )
-
-
-def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
