@@ -378,3 +378,67 @@ def test_reimporting_a_file_without_event_ids_counts_duplicates(
     assert second.exit_code == 0, second.output
     with Engine.open(data) as engine:
         assert engine.stats()["events"] == stored
+
+
+def test_replay_compares_configurations_side_by_side(events_csv: Path, tmp_path: Path) -> None:
+    trending = tmp_path / "trending.json"
+    trending.write_text(json.dumps({"blend": {"covisitation": 0, "factors": 0, "trending": 1}}))
+    full = tmp_path / "full.json"
+    full.write_text("{}")
+    result = invoke(
+        "replay", "--events", events_csv, "--settings", full, "--settings", trending, "--json"
+    )
+    assert result.exit_code == 0, result.output
+    rows = last_json(result)["configurations"]
+    assert [row["name"] for row in rows] == ["full", "trending"]
+    for row in rows:
+        assert {"hr@10", "ndcg@10", "coverage@10", "novelty@10", "events_per_second"} <= set(row)
+        assert 0 < row["coverage@10"] <= 1 and row["novelty@10"] > 0
+    alone = last_json(invoke("replay", "--events", events_csv, "--settings", trending, "--json"))
+    assert alone["hr@10"] == rows[1]["hr@10"]  # one --settings: the plain report
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"blend": {"colour": 1}}))
+    refused = invoke("replay", "--events", events_csv, "--settings", bad, "--settings", full)
+    assert refused.exit_code == 2 and "blend.colour" in refused.output
+
+
+def test_experiment_simulate_prints_the_report_last(tmp_path: Path) -> None:
+    spec = tmp_path / "ab.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "variants": [
+                    {
+                        "name": "trending",
+                        "settings": {"blend": {"covisitation": 0, "factors": 0, "trending": 1}},
+                    },
+                    {"name": "full", "settings": {}},
+                ]
+            }
+        )
+    )
+    args = (
+        "--variants",
+        spec,
+        "--requests",
+        "600",
+        "--users",
+        "200",
+        "--items",
+        "80",
+        "--history",
+        "3000",
+    )
+    result = invoke("experiment", "simulate", *args, "--seed", "3", "--look-every", "200", "--json")
+    assert result.exit_code == 0, result.output
+    report = last_json(result)
+    assert [v["name"] for v in report["variants"]] == ["trending", "full"]
+    assert sum(v["lists"] for v in report["variants"]) == 600
+    assert [look["requests"] for look in report["looks"]] == [200, 400, 600]
+    assert report["comparisons"][0]["decision"] in {"better", "worse", "undecided"}
+    aa = last_json(invoke("experiment", "simulate", *args, "--aa", "--json"))
+    assert aa["srm"]["mismatch"] is False
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    refused = invoke("experiment", "simulate", "--variants", broken)
+    assert refused.exit_code == 2 and "not JSON" in refused.output

@@ -117,6 +117,17 @@ def load_config(path: Path | None) -> EngineConfig:
         raise ReadError(f"{path}: not usable engine settings: {exc}") from None
 
 
+def load_partial(path: Path) -> dict[str, Any]:
+    """Return the partial settings tree in ``path``; raises ``ReadError``."""
+    try:
+        partial = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ReadError(f"{path}: not a JSON settings object: {exc}") from None
+    if not isinstance(partial, dict):
+        raise ReadError(f"{path}: expected a JSON object of settings")
+    return partial
+
+
 def without_auto_retrain(config: EngineConfig) -> EngineConfig:
     """Return ``config`` with automatic retrains off (bulk loads train once at the end)."""
     training = config.training.model_copy(update={"retrain_every_events": 0})
@@ -240,14 +251,37 @@ def replay(
     as_json: JsonOption = False,
     config: ConfigOption = None,
     strict: StrictOption = False,
+    compare: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--settings",
+            exists=True,
+            dir_okay=False,
+            help="A partial settings tree (JSON) over --config; repeat to compare several.",
+        ),
+    ] = None,
 ) -> None:
-    """Prequential replay: before each new positive event, ask for the top-k; then learn it."""
+    """Prequential replay: before each new positive event, ask for the top-k; then learn it.
+
+    With two or more ``--settings`` the same stream is replayed through each configuration
+    and the figures are printed side by side (``--json``: ``{"configurations": [...]}``).
+    """
     check_scenario(scenario)
-    settings = load_config(config)
-    log, catalogue, _ = load_log(events, items, settings, strict)
-    with show.progress_bar("replaying", len(log), "events") as advance:
-        report = replay_log(log, catalogue, k, scenario, settings, advance)
-    show.summary(f"replay of {events.name} (scenario {scenario})", report.to_dict(), as_json)
+    base = load_config(config)
+    variants = [(path.stem, base.merged(load_partial(path))) for path in compare or ()]
+    log, catalogue, _ = load_log(events, items, base, strict)
+    if len(variants) < 2:
+        settings = variants[0][1] if variants else base
+        with show.progress_bar("replaying", len(log), "events") as advance:
+            report = replay_log(log, catalogue, k, scenario, settings, advance)
+        show.summary(f"replay of {events.name} (scenario {scenario})", report.to_dict(), as_json)
+        return
+    rows = []
+    for (name, settings), path in zip(variants, compare or (), strict=True):
+        with show.progress_bar(f"replaying ({name})", len(log), "events") as advance:
+            report = replay_log(log, catalogue, k, scenario, settings, advance)
+        rows.append({"name": name, "settings": str(path), **report.to_dict()})
+    show.comparison(f"replay of {events.name} (scenario {scenario})", rows, k, as_json)
 
 
 @app.command()

@@ -109,6 +109,22 @@ def summary(title: str, values: Mapping[str, Any], as_json: bool = False) -> Non
         out.print(metrics_table(title, values))
 
 
+def comparison(title: str, rows: Sequence[Mapping[str, Any]], k: int, as_json: bool) -> None:
+    """Configurations side by side; with ``as_json`` one ``{"configurations": rows}`` line."""
+    table = Table(title=title, title_justify="left")
+    columns = ("name", f"hr@{k}", f"ndcg@{k}", f"coverage@{k}", f"novelty@{k}", "events_per_second")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "name" else "right")
+    for row in rows:
+        table.add_row(*(str(row[column]) for column in columns))
+    if as_json:
+        err.print(table)
+        out.file.write(json.dumps({"configurations": list(rows)}) + "\n")
+        out.file.flush()
+    else:
+        out.print(table)
+
+
 def metrics_table(title: str, values: Mapping[str, Any]) -> Group:
     """Return a heading over a two-column table of named figures (floats to 5 digits)."""
     table = Table()

@@ -35,6 +35,10 @@ class ReplayReport:
     ndcg_sum: float = 0.0
     seconds: float = 0.0
     halves: list[list[float]] = field(default_factory=lambda: [[0.0, 0.0], [0.0, 0.0]])
+    catalogue: int = 0  # items that could be recommended (listed, or met in the stream)
+    recommended: set[str] = field(default_factory=set)  # every item any answer held
+    novelty_sum: float = 0.0  # sum over answered items of -log2(share of users who had it)
+    answered_items: int = 0
 
     @property
     def hit_rate(self) -> float:
@@ -46,6 +50,20 @@ class ReplayReport:
         hits, count = self.halves[half]
         return hits / count if count else 0.0
 
+    @property
+    def coverage(self) -> float:
+        """Share of the catalogue that appeared in at least one answer."""
+        return len(self.recommended) / self.catalogue if self.catalogue else 0.0
+
+    @property
+    def novelty(self) -> float:
+        """Mean self-information of answered items, ``-log2`` of their popularity then.
+
+        An item's popularity is the share of the stream's users so far who had interacted
+        with it (add-one smoothed): higher means less obvious recommendations.
+        """
+        return self.novelty_sum / self.answered_items if self.answered_items else 0.0
+
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON summary that ``freshrec replay --json`` prints."""
         k = self.k
@@ -56,6 +74,8 @@ class ReplayReport:
             f"ndcg@{k}": round(self.ndcg_sum / self.evaluated if self.evaluated else 0.0, 5),
             f"hr@{k}_first_half": round(self.half_hit_rate(0), 5),
             f"hr@{k}_second_half": round(self.half_hit_rate(1), 5),
+            f"coverage@{k}": round(self.coverage, 5),
+            f"novelty@{k}": round(self.novelty, 4),
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events / self.seconds if self.seconds else 0.0, 1),
         }
@@ -92,6 +112,7 @@ def replay(
     ordered = sorted(events, key=lambda e: e.timestamp)
     report = ReplayReport(k=k, events=len(ordered))
     interacted: dict[str, set[str]] = {}
+    item_users: dict[str, int] = {}  # users who interacted with each item so far
     middle = len(ordered) // 2
     with Engine.open(None, config, background_training=False) as engine:
         if items:
@@ -122,6 +143,11 @@ def replay(
                     engine.ingest(pending)
                     pending = []
                 ranked = engine.recommend_ids(user_id, k, scenario, exclude=unseen or None)
+                report.recommended.update(ranked)
+                users_so_far = len(interacted) + 1
+                for rec in ranked:
+                    report.novelty_sum -= log2((item_users.get(rec, 0) + 1) / users_so_far)
+                report.answered_items += len(ranked)
                 hit = item_id in ranked
                 report.evaluated += 1
                 half = halves[0 if position < middle else 1]
@@ -132,6 +158,8 @@ def replay(
                     # Binary relevance with one relevant item: the ideal DCG is 1.
                     report.ndcg_sum += 1.0 / log2(ranked.index(item_id) + 2)
             pending.append(dict(zip(fields, event, strict=True)))
+            if item_id not in seen:
+                item_users[item_id] = item_users.get(item_id, 0) + 1
             seen.add(item_id)
             unseen.discard(item_id)
             if progress is not None and position % 1000 == 999:
@@ -141,4 +169,5 @@ def replay(
                 engine.list_bare_items(e["item_id"] for e in pending)
             engine.ingest(pending)
     report.seconds = time.perf_counter() - start
+    report.catalogue = len(items) if items else len(item_users)
     return report
