@@ -305,7 +305,9 @@ class MeasurementConfig(_Section):
     group commit per batch, off the request path). ``tuning_units``: the number of units at
     which an experiment's confidence sequence is tightest. ``exploration_share``: the share
     of answers whose order is sampled (Plackett-Luce over the scores, propensities logged)
-    so that off-policy estimates of other configurations are possible.
+    so that off-policy estimates of other configurations are possible: the ``n`` shown are
+    drawn from the ``exploration_pool`` times ``n`` best, with weights ``exp(score /
+    (exploration_temperature * top score))``.
     """
 
     enabled: bool = True
@@ -315,7 +317,8 @@ class MeasurementConfig(_Section):
     flush_seconds: float = Field(default=0.2, gt=0)
     tuning_units: int = Field(default=5_000, ge=1)
     exploration_share: float = Field(default=0.0, ge=0, le=1)
-    exploration_temperature: float = Field(default=1.0, gt=0)
+    exploration_temperature: float = Field(default=0.1, gt=0)
+    exploration_pool: int = Field(default=3, ge=1)
     click_types: frozenset[str] = frozenset({"click", "like", "cart"})
     conversion_types: frozenset[str] = frozenset({"purchase"})
 

@@ -114,7 +114,7 @@ def test_shown_reports_replace_the_whole_list_then_add() -> None:
         answer = engine.serve("w1", n=6, at=T0 + 300)
         ids = [r.item_id for r in answer.items]
         assert (
-            engine.measurement.report_shown(answer.recommendation_id, ids[:2] + ["zzz"], T0 + 301)
+            engine.measurement.report_shown(answer.recommendation_id, [*ids[:2], "zzz"], T0 + 301)
             == 2
         )
         assert _totals(engine, group_by=["scenario"])["impressions"] == 2

@@ -76,7 +76,12 @@ def test_assignment_is_a_stable_salted_hash_with_the_shares() -> None:
             "variants[1].settings.store",
         ),
         (
-            {"variants": [{"name": "a"}, {"name": "b", "settings": {"blend": {"trending": "high"}}}]},
+            {
+                "variants": [
+                    {"name": "a"},
+                    {"name": "b", "settings": {"blend": {"trending": "high"}}},
+                ]
+            },
             "variants[1].settings.blend.trending",
         ),
         (

@@ -21,9 +21,12 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
 
 from freshrec.config import EngineConfig
+from freshrec.measurement import exploration
 from freshrec.measurement.experiments import INTERLEAVE, INTERLEAVED, ExperimentSpec, variant_config
 from freshrec.measurement.interleave import team_draft
 from freshrec.measurement.lists import ServedList
@@ -32,6 +35,9 @@ from freshrec.types import Recommendation
 
 if TYPE_CHECKING:
     from freshrec.engine import Engine
+
+# The largest pool a randomised answer draws from (the engine's largest answer).
+MAX_POOL = 1_000
 
 
 def new_recommendation_id() -> str:
@@ -86,6 +92,18 @@ class Assignment:
 NO_EXPERIMENT = Assignment(None, None)
 
 
+class Drafted(NamedTuple):
+    """An answer before it is logged.
+
+    Its items, their teams (interleaving) and, for a randomised answer, the Plackett-Luce
+    log-weights of its pool and the drawn positions (the log turns them into propensities).
+    """
+
+    items: list[Recommendation]
+    teams: list[str] | None = None
+    explored: tuple[exploration.FloatArray, exploration.IntArray] | None = None
+
+
 class Answering:
     """Experiment-aware, logged answers over an engine.
 
@@ -107,6 +125,11 @@ class Answering:
         self.measurement = measurement
         self.clock = clock
         self._coin = random.Random(seed)
+        self._explore_rng = np.random.default_rng(seed)
+        wanted = engine.config.measurement
+        self.exploration_share = wanted.exploration_share
+        self._temperature = wanted.exploration_temperature
+        self._pool = wanted.exploration_pool
         # Variant settings, built once per experiment (experiments are immutable).
         self._configs: dict[tuple[str, str], EngineConfig] = {}
 
@@ -126,6 +149,15 @@ class Answering:
             self._configs[key] = config
         return config
 
+    def explores(self, assignment: Assignment) -> bool:
+        """Whether this request gets a randomised answer (never an interleaved one)."""
+        if self.exploration_share <= 0:
+            return False
+        spec = assignment.experiment
+        if spec is not None and spec.design == INTERLEAVE:
+            return False
+        return bool(self._explore_rng.random() < self.exploration_share)
+
     def items(
         self,
         user_id: str,
@@ -134,17 +166,36 @@ class Answering:
         exclude: Iterable[str] | None,
         category: str | None,
         assignment: Assignment,
-    ) -> tuple[list[Recommendation], list[str] | None]:
-        """The answer of the assigned variant (and, interleaved, each item's team)."""
+        explore: bool = False,
+    ) -> Drafted:
+        """The answer of the assigned variant.
+
+        Interleaved: with each item's team. ``explore``: a Plackett-Luce draw from the
+        variant's ``exploration_pool`` times ``n`` best.
+        """
         spec = assignment.experiment
-        if spec is None:
-            return self.engine.recommend(user_id, n, scenario, exclude, category), None
+        config = None
+        if spec is not None and spec.design != INTERLEAVE:
+            assert assignment.variant is not None
+            config = self.config_of(spec, assignment.variant)
+        if spec is None or spec.design != INTERLEAVE:
+            if not explore:
+                recs = self.engine.recommend(
+                    user_id, n, scenario, exclude, category, answer_config=config
+                )
+                return Drafted(recs)
+            pool = self.engine.recommend(
+                user_id, min(self._pool * n, MAX_POOL), scenario, exclude, category,
+                answer_config=config,
+            )  # fmt: skip
+            if not pool:
+                return Drafted(pool)
+            logits = exploration.logits_of(np.array([r.score for r in pool]), self._temperature)
+            drawn = exploration.sample_order(logits, n, self._explore_rng)
+            return Drafted([pool[i] for i in drawn.tolist()], None, (logits, drawn))
         ask = lambda name: self.engine.recommend(  # noqa: E731
             user_id, n, scenario, exclude, category, answer_config=self.config_of(spec, name)
         )
-        if spec.design != INTERLEAVE:
-            assert assignment.variant is not None
-            return ask(assignment.variant), None
         first, second = (v.name for v in spec.variants)
         ours, theirs = ask(first), ask(second)
         by_id = {r.item_id: r for r in theirs} | {r.item_id: r for r in ours}
@@ -156,7 +207,7 @@ class Answering:
             second,
             lambda: self._coin.random() < 0.5,
         )
-        return [by_id[item_id] for item_id, _ in merged], [team for _, team in merged]
+        return Drafted([by_id[item_id] for item_id, _ in merged], [team for _, team in merged])
 
     def record(
         self,
@@ -170,6 +221,7 @@ class Answering:
         teams: tuple[str, ...] | None,
         latency_ms: float | None,
         at: float | None = None,
+        explored: tuple[exploration.FloatArray, exploration.IntArray] | None = None,
     ) -> str:
         """Log a served list; return its new recommendation id."""
         recommendation_id = new_recommendation_id()
@@ -187,7 +239,7 @@ class Answering:
             scores,
             teams=teams,
         )
-        self.measurement.record(served, latency_ms)
+        self.measurement.record(served, latency_ms, explored)
         return recommendation_id
 
     def serve(
@@ -203,7 +255,9 @@ class Answering:
         started = time.perf_counter()
         assignment = self.assign(user_id, scenario)
         model_version, offset = self.engine.model_version, self.engine.applied_offset
-        recs, teams = self.items(user_id, n, scenario, exclude, category, assignment)
+        recs, teams, explored = self.items(
+            user_id, n, scenario, exclude, category, assignment, self.explores(assignment)
+        )
         latency_ms = (time.perf_counter() - started) * 1000.0
         recommendation_id = self.record(
             user_id,
@@ -216,6 +270,7 @@ class Answering:
             None if teams is None else tuple(teams),
             latency_ms,
             at,
+            explored,
         )
         variant = INTERLEAVED if teams is not None else assignment.variant
         return Answer(recommendation_id, scenario, variant, model_version, recs, teams)

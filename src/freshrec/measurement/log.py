@@ -25,7 +25,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from freshrec.errors import StoreError
+from freshrec.measurement import exploration
 from freshrec.measurement.lists import ServedList
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,9 @@ _INSERT_LIST = (
 )
 _INSERT_SHOWN = "INSERT INTO shown (recommendation_id, item_ids, at) VALUES (?, ?, ?)"
 _PUT_EXPERIMENT = "INSERT OR REPLACE INTO experiments (name, spec) VALUES (?, ?)"
+_PROPENSITIES = 10  # the column of _INSERT_LIST's row a randomised list's propensities fill
+Explored = tuple[exploration.FloatArray, exploration.IntArray]
+Queued = tuple[str, tuple[Any, ...], ServedList | None, Explored | None]
 
 
 class ListLog:
@@ -91,7 +97,8 @@ class ListLog:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the measurement log {path}: {exc}") from exc
         self._db_lock = threading.Lock()  # the connection: the writer and readers
-        self._queue: list[tuple[str, tuple[Any, ...]]] = []
+        self._queue: list[Queued] = []
+        self._rng = np.random.default_rng()  # propensity draws (writer thread only)
         self._wake = threading.Condition(threading.Lock())
         self._queued = 0  # rows ever queued
         self._written = 0  # rows ever committed
@@ -102,8 +109,16 @@ class ListLog:
 
     # -- appends (any thread; never blocks on the disk) -----------------------------------------
 
-    def append_list(self, served: ServedList, latency_ms: float | None) -> None:
-        """Queue one served list."""
+    def append_list(
+        self, served: ServedList, latency_ms: float | None, explored: Explored | None = None
+    ) -> None:
+        """Queue one served list.
+
+        ``explored``: for a randomised list, the Plackett-Luce log-weights of its pool and the
+        drawn positions; the writer computes the shown items' marginal propensities from
+        them (milliseconds of sampling, kept off the request path) before the commit, and
+        sets ``served.propensities``.
+        """
         self._put(
             _INSERT_LIST,
             (
@@ -121,6 +136,8 @@ class ListLog:
                 None if served.teams is None else json.dumps(served.teams),
                 latency_ms,
             ),
+            served if explored is not None else None,
+            explored,
         )
 
     def append_shown(self, recommendation_id: str, item_ids: list[str], at: float) -> None:
@@ -131,11 +148,17 @@ class ListLog:
         """Queue an experiment's definition (replacing an earlier one of that name)."""
         self._put(_PUT_EXPERIMENT, (name, spec_json))
 
-    def _put(self, sql: str, row: tuple[Any, ...]) -> None:
+    def _put(
+        self,
+        sql: str,
+        row: tuple[Any, ...],
+        served: ServedList | None = None,
+        explored: Explored | None = None,
+    ) -> None:
         with self._wake:
             if self._closed:
                 raise StoreError("the measurement log is closed")
-            self._queue.append((sql, row))
+            self._queue.append((sql, row, served, explored))
             self._queued += 1
             if len(self._queue) == 1:
                 self._wake.notify_all()
@@ -171,7 +194,7 @@ class ListLog:
                 self.failure = repr(exc)
                 log.warning("measurement log commit failed; retrying: %r", exc)
                 with self._wake:
-                    self._queue = batch + self._queue
+                    self._queue = batch + self._queue  # retried as they are
                     if self._closed:
                         return
                     self._wake.wait(1.0)
@@ -181,7 +204,8 @@ class ListLog:
                 self.failure = None
                 self._wake.notify_all()
 
-    def _commit(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def _commit(self, batch: list[Queued]) -> None:
+        rows = [self._with_propensities(entry) for entry in batch]
         with self._db_lock, self._db:
             start = 0
             while start < len(batch):  # consecutive rows of one statement in one executemany
@@ -189,8 +213,20 @@ class ListLog:
                 end = start
                 while end < len(batch) and batch[end][0] == sql:
                     end += 1
-                self._db.executemany(sql, [row for _, row in batch[start:end]])
+                self._db.executemany(sql, rows[start:end])
                 start = end
+
+    def _with_propensities(self, entry: Queued) -> tuple[Any, ...]:
+        _, row, served, explored = entry
+        if explored is None or served is None:
+            return row
+        if served.propensities is None:  # a retried batch has them already
+            logits, drawn = explored
+            found = exploration.marginal_propensities(logits, drawn, self._rng)
+            served.propensities = tuple(round(float(p), 6) for p in found)
+        filled = list(row)
+        filled[_PROPENSITIES] = json.dumps(served.propensities)
+        return tuple(filled)
 
     # -- reads (start-up) ------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from freshrec.errors import ConflictError, NotFoundError, ValidationError
 from freshrec.measurement.counters import OnlineCounters
 from freshrec.measurement.experiment_stats import ExperimentBook
 from freshrec.measurement.experiments import RUNNING, ExperimentSpec
+from freshrec.measurement.exploration import FloatArray, IntArray
 from freshrec.measurement.lists import OpenLists, ServedList
 from freshrec.measurement.log import ListLog
 from freshrec.types import Event, check_id
@@ -70,13 +71,22 @@ class Measurement:
         """The experiment running over ``scenario``, if any (lock-free)."""
         return self._running.get(scenario)
 
-    def record(self, served: ServedList, latency_ms: float | None = None) -> None:
-        """A list was served: count it, open it for attribution and queue it for the log."""
+    def record(
+        self,
+        served: ServedList,
+        latency_ms: float | None = None,
+        explored: tuple[FloatArray, IntArray] | None = None,
+    ) -> None:
+        """A list was served: count it, open it for attribution and queue it for the log.
+
+        ``explored``: a randomised list's Plackett-Luce log-weights and drawn positions; the
+        log's writer computes the shown items' propensities from them.
+        """
         if not self.config.enabled:
             return
         with self._lock:
             self._open_list(served, latency_ms)
-        self.log.append_list(served, latency_ms)
+        self.log.append_list(served, latency_ms, explored)
 
     def on_events(self, first_offset: int, events: Sequence[Event]) -> None:
         """Attribute applied events (``first_offset``: the log offset of the first)."""

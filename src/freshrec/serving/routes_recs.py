@@ -111,17 +111,22 @@ def _served(
         user_id, scenario, n, tuple(sorted(set(excluded))), category, freshness,
         experiment, assignment.variant,
     )  # fmt: skip
-    served = None if at_least is not None else ctx.cache.get(key)
+    # A randomised answer (exploration) is drawn afresh for each request, never cached.
+    explore = answering.explores(assignment)
+    served = None if at_least is not None or explore else ctx.cache.get(key)
+    explored = None
     if served is None:
-        recs, teams = answering.items(user_id, n, scenario, excluded, category, assignment)
-        served = served_items(recs, teams)
-        ctx.cache.put(key, served, served_size(served))
+        drafted = answering.items(user_id, n, scenario, excluded, category, assignment, explore)
+        served, explored = served_items(drafted.items, drafted.teams), drafted.explored
+        if not explore:
+            ctx.cache.put(key, served, served_size(served))
     items, item_ids, scores, teams = served
     model_version = freshness[2]
     latency_ms = (time.perf_counter() - started) * 1000.0
     recommendation_id = answering.record(
-        user_id, scenario, assignment, model_version, offset, item_ids, scores, teams, latency_ms
-    )
+        user_id, scenario, assignment, model_version, offset, item_ids, scores, teams,
+        latency_ms, None, explored,
+    )  # fmt: skip
     variant = INTERLEAVED if teams is not None else assignment.variant
     return items, recommendation_id, variant, model_version
 
