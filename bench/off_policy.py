@@ -21,8 +21,8 @@ from freshrec.config import EngineConfig
 from freshrec.engine import Engine
 from freshrec.measurement.off_policy import estimate_ctr
 from freshrec.simulate.closed_loop import ClosedLoopShop, run_loop
-from freshrec.simulate.experiment import DEFAULT_SETTINGS, DEFAULT_SHOP
-from freshrec.simulate.shop import SyntheticShop
+from freshrec.simulate.experiment import DEFAULT_SETTINGS
+from freshrec.simulate.shop import ShopConfig, SyntheticShop
 from freshrec.types import Item
 
 TARGETS: dict[str, dict[str, Any]] = {
@@ -32,9 +32,9 @@ TARGETS: dict[str, dict[str, Any]] = {
 
 
 def loop_ctr(
-    config: EngineConfig, seed: int, requests: int, keep_log: bool = False
+    config: EngineConfig, shop_config: ShopConfig, seed: int, requests: int, keep_log: bool = False
 ) -> tuple[float, Any]:
-    shop = SyntheticShop(DEFAULT_SHOP)
+    shop = SyntheticShop(shop_config)
     loop = ClosedLoopShop(shop, seed)
     with Engine.open(None, config, background_training=False) as engine:
         engine.upsert_items(shop.items())
@@ -60,18 +60,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--seeds", type=int, default=3)
+    # Many users, each asking a few times: a deterministic policy that shows a heavy user
+    # the same list again and again has a feedback loop no log of other lists can show.
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--items", type=int, default=300)
+    parser.add_argument("--history", type=int, default=100_000)
     args = parser.parse_args()
+    shop = ShopConfig(n_users=args.users, n_items=args.items, n_events=args.history, seed=0)
     base = EngineConfig.from_dict(DEFAULT_SETTINGS)
     logging = base.merged({"measurement": {"exploration_share": 1.0}})
     rows = []
     for seed in range(args.seeds):
         started = time.perf_counter()
-        logged_ctr, log = loop_ctr(logging, seed, args.requests, keep_log=True)
+        logged_ctr, log = loop_ctr(logging, shop, seed, args.requests, keep_log=True)
         events, lists, items = log
         for name, partial in TARGETS.items():
             target = base.merged(partial)
             estimate = estimate_ctr(events, lists, items, target)
-            realised, _ = loop_ctr(target, seed, args.requests)
+            realised, _ = loop_ctr(target, shop, seed, args.requests)
             row = {
                 "seed": seed,
                 "target": name,

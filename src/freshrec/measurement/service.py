@@ -68,8 +68,8 @@ class Measurement:
     # -- the request path ---------------------------------------------------------------------
 
     def running_for(self, scenario: str) -> ExperimentSpec | None:
-        """The experiment running over ``scenario``, if any (lock-free)."""
-        return self._running.get(scenario)
+        """The experiment running over ``scenario``, if any (lock-free; None when off)."""
+        return self._running.get(scenario) if self.config.enabled else None
 
     def record(
         self,
