@@ -10,7 +10,7 @@ the log.
 >>> counters = OnlineCounters(bucket_seconds=60)
 >>> served = ServedList("r1", "u1", "home", None, None, "v1", 120.0, 0, ("a", "b"), (2.0, 1.0))
 >>> counters.on_served(served)
->>> counters.on_click(served, 1); served.clicked.add(1)
+>>> counters.on_click(served, 1); served.clicked = frozenset({1})
 >>> [(g["impressions"], g["clicks"]) for g in counters.report(("scenario",))]
 [(2, 1)]
 """

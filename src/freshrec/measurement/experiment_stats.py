@@ -309,7 +309,7 @@ class ExperimentBook:
         }
 
 
-def _winner(teams: Sequence[str], clicked: set[int]) -> str | None:
+def _winner(teams: Sequence[str], clicked: frozenset[int]) -> str | None:
     """The team with more clicks among ``clicked`` positions (None: a tie or no clicks)."""
     counts: dict[str, int] = {}
     for position in clicked:

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # An event stamped a little before the list it follows still belongs to it: client clocks
 # run behind the server's by a few seconds (seen in the simulator's jitter and on phones).
 CLOCK_SKEW_SECONDS = 60.0
+NOTHING: frozenset[int] = frozenset()
 
 
 @dataclass(slots=True)
@@ -68,8 +69,10 @@ class ServedList:
     propensities: tuple[float, ...] | None = None
     teams: tuple[str, ...] | None = None
     shown: set[int] | None = None
-    clicked: set[int] = field(default_factory=set)
-    converted: set[int] = field(default_factory=set)
+    # Frozen and shared while empty: most lists get no click, and one less container per
+    # list is one less object for every full garbage collection to walk (200k open lists).
+    clicked: frozenset[int] = NOTHING
+    converted: frozenset[int] = NOTHING
     revenue: float = 0.0
 
     def position_of(self, item_id: str) -> int | None:

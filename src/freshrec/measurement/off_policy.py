@@ -136,4 +136,9 @@ def _combine(
         positions += len(row)
     snips = stats.ratio_interval(stats.RatioSums(units, a_sum, b_sum, aa, bb, ab))
     ips = stats.mean_interval(units, ips_sum, ips_sq)
-    return OffPolicyEstimate(units, matched, positions, ips, snips)
+    return OffPolicyEstimate(units, matched, positions, _non_negative(ips), _non_negative(snips))
+
+
+def _non_negative(interval: stats.Interval) -> stats.Interval:
+    """A CTR is never below 0: a normal interval's lower end is clipped there."""
+    return stats.Interval(interval.value, max(interval.low, 0.0), interval.high)

@@ -303,12 +303,12 @@ class Measurement:
                 self._counters.on_click(served, position)
                 if book is not None:
                     book.on_click(served, position)
-                served.clicked.add(position)
+                served.clicked = served.clicked | {position}
             return
         value = float(event.value) if event.value is not None else 0.0
         first = position not in served.converted
         self._counters.on_purchase(served, position, value, first)
-        served.converted.add(position)
+        served.converted = served.converted | {position}
         served.revenue += value
 
     def _list_of(self, event: Event) -> ServedList | None:
