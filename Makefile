@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench
+.PHONY: demo test lint install clean bench browser
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,19 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+# The dashboard's browser test drives Debian's chromium (tests/serving/test_dashboard_browser.py):
+# installed here where apt-get runs as root, else that test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends chromium fonts-dejavu-core; } \
+	      || echo "could not install chromium: the browser test skips"; \
+	  else \
+	    echo "chromium missing and not installable here (needs apt-get as root): browser test skips"; \
+	  fi; }
+
+test: lint browser
 	$(BIN)/pytest
 
 demo: $(STAMP)

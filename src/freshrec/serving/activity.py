@@ -1,4 +1,4 @@
-"""What the dashboard shows about live traffic: event rate and most-interacted items.
+"""What the dashboard shows about live traffic: event rate, its series and most-interacted items.
 
 Counts only the events this server process accepted (valid events, duplicates included),
 in one-second buckets over a sliding window; it is a view of traffic, not of the log.
@@ -9,6 +9,8 @@ in one-second buckets over a sliding window; it is a view of traffic, not of the
 [('a', 2)]
 >>> activity.rate(10, now=100.0)
 0.3
+>>> activity.series(10, now=100.0)[-2:]
+[(90, 0), (100, 3)]
 """
 
 from __future__ import annotations
@@ -67,3 +69,24 @@ class EventActivity:
             for _, counts in self._buckets:
                 total.update(counts)
         return total.most_common(k)
+
+    def series(self, bucket_seconds: int, now: float | None = None) -> list[tuple[int, int]]:
+        """Return ``(bucket start, events)`` per ``bucket_seconds`` over the window, oldest first.
+
+        Buckets are aligned to multiples of ``bucket_seconds`` in unix seconds; the last one
+        holds ``now`` (so it may be partly elapsed); buckets without events count 0. Covers
+        ``window_seconds // bucket_seconds`` buckets (at least one).
+        """
+        current = int(time.time() if now is None else now)
+        bucket_seconds = max(1, bucket_seconds)
+        last = current - current % bucket_seconds
+        n_buckets = max(1, self.window_seconds // bucket_seconds)
+        first = last - (n_buckets - 1) * bucket_seconds
+        counts = dict.fromkeys(range(first, last + 1, bucket_seconds), 0)
+        with self._lock:
+            self._expire(current)
+            for second, per_item in self._buckets:
+                start = second - second % bucket_seconds
+                if start in counts:
+                    counts[start] += per_item.total()
+        return list(counts.items())
