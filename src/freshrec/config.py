@@ -303,7 +303,9 @@ class MeasurementConfig(_Section):
     most ``max_open_lists`` lists are open. ``bucket_seconds``: the time resolution of online
     reports. ``flush_seconds``: the longest a served list waits for its durable commit (one
     group commit per batch, off the request path). ``tuning_units``: the number of units at
-    which an experiment's confidence sequence is tightest. ``exploration_share``: the share
+    which an A/B experiment's confidence sequence is tightest (users);
+    ``interleave_tuning_units`` the same for interleaving, whose units are the requests a
+    click decided (a few percent of requests, so far fewer). ``exploration_share``: the share
     of answers whose order is sampled (Plackett-Luce over the scores, propensities logged)
     so that off-policy estimates of other configurations are possible: the ``n`` shown are
     drawn from the ``exploration_pool`` times ``n`` best, with weights ``exp(score /
@@ -316,6 +318,7 @@ class MeasurementConfig(_Section):
     bucket_seconds: int = Field(default=60, ge=1)
     flush_seconds: float = Field(default=0.2, gt=0)
     tuning_units: int = Field(default=5_000, ge=1)
+    interleave_tuning_units: int = Field(default=500, ge=1)
     exploration_share: float = Field(default=0.0, ge=0, le=1)
     exploration_temperature: float = Field(default=0.1, gt=0)
     exploration_pool: int = Field(default=3, ge=1)

@@ -27,7 +27,7 @@ from freshrec.config import EngineConfig, MeasurementConfig
 from freshrec.errors import ConflictError, NotFoundError, ValidationError
 from freshrec.measurement.counters import OnlineCounters
 from freshrec.measurement.experiment_stats import ExperimentBook
-from freshrec.measurement.experiments import RUNNING, ExperimentSpec
+from freshrec.measurement.experiments import INTERLEAVE, RUNNING, ExperimentSpec
 from freshrec.measurement.exploration import FloatArray, IntArray
 from freshrec.measurement.lists import OpenLists, ServedList
 from freshrec.measurement.log import ListLog
@@ -248,7 +248,11 @@ class Measurement:
     # -- under the lock -----------------------------------------------------------------------
 
     def _install(self, spec: ExperimentSpec) -> None:
-        self._books[spec.name] = ExperimentBook(spec, self.config.tuning_units)
+        wanted = self.config
+        tuning = (
+            wanted.interleave_tuning_units if spec.design == INTERLEAVE else wanted.tuning_units
+        )
+        self._books[spec.name] = ExperimentBook(spec, tuning)
         if spec.status == RUNNING:
             self._running = {**self._running, spec.scenario: spec}
 
