@@ -188,3 +188,25 @@ def test_counters_are_rebuilt_from_the_logs_on_restart(tmp_path: Path) -> None:
             1,
             3.0,
         )
+
+
+def test_a_restart_opens_each_list_between_the_same_two_events(tmp_path: Path) -> None:
+    """Review: a list scored before an event but recorded after it moved on restart."""
+    with _engine(tmp_path) as engine:
+        first = engine.serve("w1", n=10, at=T0 + 300)
+        item = first.items[0].item_id
+        # A second answer holding the item is scored, then an event without an id lands
+        # before the list is recorded (the race of two request threads, made explicit).
+        assignment = engine.answering.assign("w1", "home")
+        drafted = engine.answering.items("w1", 10, "home", None, None, assignment)
+        assert item in [r.item_id for r in drafted.items]
+        engine.ingest([_event("w1", item, "click", T0 + 310)])
+        ids = tuple(r.item_id for r in drafted.items)
+        scores = tuple(r.score for r in drafted.items)
+        engine.answering.record(
+            "w1", "home", assignment, engine.model_version, 0, ids, scores, None, None, T0 + 305
+        )
+        before = engine.measurement.online_report(group_by=["position"])
+        assert sum(g["clicks"] for g in before["groups"]) == 1
+    with _engine(tmp_path) as engine:
+        assert engine.measurement.online_report(group_by=["position"]) == before

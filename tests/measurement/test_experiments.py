@@ -224,3 +224,29 @@ def test_experiments_and_their_reports_survive_a_restart(tmp_path: Path) -> None
         assert engine.serve("u3", n=5).variant == engine.measurement.experiment("e1").variant_of(
             "u3"
         )
+
+
+def test_cuped_uses_clicks_before_exposure_also_after_a_restart(tmp_path: Path) -> None:
+    """Review: the covariate counted only clicks made while a CUPED experiment ran."""
+    with _engine(tmp_path) as engine:  # 600 clicks of 20 users before the experiment
+        engine.measurement.put_experiment("c", _ab(cuped=True))
+        for k in range(20):
+            answer = engine.serve(f"u{k}", n=5, at=T0 + 4_000 + k)
+            if k % 3:
+                engine.ingest(
+                    [
+                        {
+                            "user_id": f"u{k}",
+                            "item_id": answer.items[0].item_id,
+                            "type": "click",
+                            "timestamp": T0 + 4_001 + k,
+                            "recommendation_id": answer.recommendation_id,
+                        }
+                    ]
+                )
+        live = engine.measurement.experiment_report("c")
+        book = engine.measurement._books["c"]
+        priors = [sums[2] for arm in book.arms.values() for sums in arm.per_user.values()]
+        assert priors and all(prior == 30 for prior in priors)  # each user's 30 earlier clicks
+    with _engine(tmp_path) as engine:
+        assert engine.measurement.experiment_report("c") == live

@@ -141,3 +141,38 @@ def test_series_over_time(seeded: TestClient) -> None:
     assert (row["scenario"], row["lists"], row["impressions"]) == ("home", 1, 5)
     assert seeded.get("/v1/reports/series?by=position").status_code == 400
     assert seeded.get("/v1/reports/series?by=colour").status_code == 400
+
+
+def test_a_click_on_an_item_reported_unshown_counts_it_shown(seeded: TestClient) -> None:
+    """Review: clicks above impressions made every report answer 500 (for good)."""
+    body = seeded.get("/v1/recommendations/u5?n=3").json()
+    rid = body["recommendation_id"]
+    assert (
+        seeded.post("/v1/impressions", json={"recommendation_id": rid, "item_ids": []}).status_code
+        == 202
+    )
+    seeded.post("/v1/events", json=_click("u5", body["items"][2]["item_id"], rid))
+    report = seeded.get("/v1/reports/online")
+    assert report.status_code == 200
+    (home,) = report.json()["groups"]
+    assert (home["impressions"], home["clicks"]) == (1, 1)
+    assert seeded.get("/metrics").status_code == 200
+
+
+def test_variants_that_would_break_answers_are_refused(seeded: TestClient) -> None:
+    """Review: unknown sources and overflowing weights or shares were accepted, then 500s."""
+    cases = [
+        ({"blend": {"sources": {"nope": 1}}}, "variants[1].settings.blend.sources.nope"),
+        (
+            {"scenarios": {"new_user_blend": {"sources": {"nope": 1}}}},
+            "variants[1].settings.scenarios.new_user_blend.sources.nope",
+        ),
+        ({"blend": {"covisitation": 1e308}}, "variants[1].settings.blend.covisitation"),
+    ]
+    for settings, field in cases:
+        body = {**AB, "variants": [AB["variants"][0], {"name": "b", "settings": settings}]}
+        refused = seeded.put("/v1/experiments/bad", json=body)
+        assert refused.status_code == 400 and error_of(refused)["field"] == field, refused.text
+    huge = {**AB, "variants": [{"name": "a", "share": 1e308}, {"name": "b", "share": 1e308}]}
+    refused = seeded.put("/v1/experiments/bad", json=huge)
+    assert refused.status_code == 400 and error_of(refused)["field"] == "variants[0].share"

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from freshrec import scenarios
-from freshrec.config import EngineConfig
+from freshrec.config import BlendConfig, EngineConfig, NewUserBlendConfig
 from freshrec.errors import ValidationError
+from freshrec.sources import registry
 from freshrec.types import check_id
 
 AB = "ab"
@@ -45,6 +47,10 @@ STATE_SETTINGS = frozenset(
 )
 # Sources whose per-event state the engine keeps only when its own weight is positive.
 KEPT_UP_ONLY_WHEN_ON = ("factors", "ease")
+# Shares are relative (normalised); bounded so their sum stays finite.
+MAX_SHARE = 1e6
+# A blend weight above this would make scores overflow to inf (weights are relative too).
+MAX_WEIGHT = 1e6
 _SPEC_FIELDS = frozenset({"scenario", "design", "variants", "salt", "cuped"})
 _VARIANT_FIELDS = frozenset({"name", "share", "settings"})
 
@@ -209,8 +215,12 @@ def _variants(raw: Any, design: str, base: EngineConfig) -> tuple[Variant, ...]:
             raise ValidationError("must be unique (and not 'interleaved')", f"{where}.name")
         names.add(name)
         share = entry.get("share", 1.0 / len(raw))
-        if isinstance(share, bool) or not isinstance(share, int | float) or not share > 0:
-            raise ValidationError("must be a number above 0", f"{where}.share")
+        if (
+            isinstance(share, bool)
+            or not isinstance(share, int | float)
+            or not 0 < share <= MAX_SHARE
+        ):
+            raise ValidationError(f"must be a number in (0, {MAX_SHARE:g}]", f"{where}.share")
         settings = entry.get("settings", {})
         _check_settings(settings, base, f"{where}.settings")
         parsed.append((name, float(share), settings))
@@ -238,9 +248,28 @@ def _check_settings(settings: Any, base: EngineConfig, where: str) -> None:
         merged = variant_config(base, settings)
     except ValidationError as exc:
         raise ValidationError(exc.message, f"{where}.{exc.field}") from None
+    _check_weights(merged, where)
     for source in KEPT_UP_ONLY_WHEN_ON:
         if getattr(merged.blend, source) > 0 and getattr(base.blend, source) <= 0:
             raise ValidationError(
                 "the engine keeps this model up only when its own blend weight is above 0",
                 f"{where}.blend.{source}",
             )
+
+
+def _check_weights(merged: EngineConfig, where: str) -> None:
+    """Source names the registry knows; finite weights that cannot overflow a score."""
+    blends: dict[str, BlendConfig | NewUserBlendConfig] = {
+        "blend": merged.blend,
+        "scenarios.new_user_blend": merged.scenarios.new_user_blend,
+    }
+    for prefix, blend in blends.items():
+        registry.check_names(blend.sources, f"{where}.{prefix}.sources")
+        weights = {**blend.model_dump(exclude={"sources"}), **blend.sources}
+        for name, weight in weights.items():
+            if isinstance(weight, float | int) and not (
+                math.isfinite(weight) and abs(weight) <= MAX_WEIGHT
+            ):
+                raise ValidationError(
+                    f"must be a finite weight of at most {MAX_WEIGHT:g}", f"{where}.{prefix}.{name}"
+                )

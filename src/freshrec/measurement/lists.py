@@ -44,7 +44,8 @@ class ServedList:
             a team-draft merge, whose items carry ``teams``).
         model_version: the serving model version.
         served_at: unix seconds.
-        offset: the log offset the answer reflects (events after it can be caused by it).
+        offset: the log offset of the last event attributed before the list opened (set by
+            ``Measurement.record``): a restart opens it right after that event again.
         items: item ids, position 0 first.
         scores: the score of each item, same order.
         propensities: each item's probability of being placed where it was (randomised

@@ -190,7 +190,7 @@ class ListLog:
                 batch, self._queue = self._queue, []
             try:
                 self._commit(batch)
-            except sqlite3.Error as exc:
+            except Exception as exc:  # any failure: keep the rows, say so, retry; never die
                 self.failure = repr(exc)
                 log.warning("measurement log commit failed; retrying: %r", exc)
                 with self._wake:
@@ -274,6 +274,10 @@ class ListLog:
             self._closed = True
             self._wake.notify_all()
         self._writer.join(timeout=30.0)
+        with self._wake:
+            lost = len(self._queue)
+        if lost:
+            log.error("measurement log closed with %d rows not committed: %s", lost, self.failure)
         with self._db_lock:
             self._db.close()
 

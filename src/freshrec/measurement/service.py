@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from freshrec.config import EngineConfig, MeasurementConfig
-from freshrec.errors import ConflictError, NotFoundError, ValidationError
+from freshrec.errors import ConflictError, NotFoundError, StoreUnavailableError, ValidationError
 from freshrec.measurement.counters import OnlineCounters
 from freshrec.measurement.experiment_stats import ExperimentBook
 from freshrec.measurement.experiments import INTERLEAVE, RUNNING, ExperimentSpec
@@ -56,9 +56,12 @@ class Measurement:
         # The running experiment of each scenario: read without the lock by every answer
         # (one dict lookup; replaced whole when an experiment starts or stops).
         self._running: dict[str, ExperimentSpec] = {}
-        # Users' click-like events so far, the CUPED covariate (kept only while an
-        # experiment asks for CUPED).
+        # Users' click-like events so far: the CUPED covariate, read at a user's first list
+        # in an experiment (so it is pre-exposure). One int per clicking user.
         self._clicks_before: dict[str, int] = defaultdict(int)
+        # The log offset of the last event attributed: each list is stamped with it when it
+        # opens, so a restart opens it between the same two events as it was live.
+        self._attributed_through = 0
         self.attributed = 0  # events credited to a list
         self.unattributed = 0  # click-like or purchase events that matched no open list
         self._restoring: Iterator[tuple[ServedList, float | None]] | None = None
@@ -85,17 +88,19 @@ class Measurement:
         if not self.config.enabled:
             return
         with self._lock:
+            served.offset = self._attributed_through
             self._open_list(served, latency_ms)
-        self.log.append_list(served, latency_ms, explored)
+            # Queued under the lock: the log keeps the order lists were opened in.
+            self.log.append_list(served, latency_ms, explored)
 
     def on_events(self, first_offset: int, events: Sequence[Event]) -> None:
         """Attribute applied events (``first_offset``: the log offset of the first)."""
-        del first_offset  # live, every list already open reflects an earlier offset
         if not self.config.enabled:
             return
         with self._lock:
             for event in events:
                 self._attribute(event)
+            self._attributed_through = first_offset + len(events) - 1
 
     def report_shown(self, recommendation_id: str, item_ids: Sequence[str], at: float) -> int:
         """A client showed these items of a served list; return how many of the list count.
@@ -148,7 +153,8 @@ class Measurement:
                     "scenario",
                 )
             self._install(spec)
-        self.log.append_experiment(name, spec.to_json())
+            self.log.append_experiment(name, spec.to_json())
+        self._commit("the experiment")
         return spec
 
     def stop_experiment(self, name: str) -> ExperimentSpec:
@@ -165,8 +171,14 @@ class Measurement:
                 running = dict(self._running)
                 running.pop(spec.scenario, None)
                 self._running = running
-        self.log.append_experiment(name, spec.to_json())
+            self.log.append_experiment(name, spec.to_json())
+        self._commit("the stop")
         return spec
+
+    def _commit(self, what: str) -> None:
+        """Wait for the log to commit (experiments change rarely and must survive a crash)."""
+        if not self.log.flush():
+            raise StoreUnavailableError(f"{what} could not be written durably: {self.log.failure}")
 
     def experiment(self, name: str) -> ExperimentSpec:
         """The definition of experiment ``name`` (raises ``NotFoundError``)."""
@@ -223,6 +235,7 @@ class Measurement:
         for offset, event in enumerate(events, first_offset):
             self._open_restored(before_offset=offset)
             self._attribute(event)
+            self._attributed_through = offset
 
     def finish_restore(self) -> None:
         """Open the lists served after the last event."""
@@ -290,7 +303,7 @@ class Measurement:
     def _attribute(self, event: Event) -> None:
         kind = event.type
         clicks, conversions = self.config.click_types, self.config.conversion_types
-        if kind in clicks and self._any_cuped():
+        if kind in clicks:
             self._clicks_before[event.user_id] += 1
         if kind not in clicks and kind not in conversions:
             return
@@ -301,6 +314,10 @@ class Measurement:
         position = served.position_of(event.item_id)
         assert position is not None  # _list_of returns only lists holding the item
         self.attributed += 1
+        if not served.is_shown(position):
+            # Clicked, so it was shown: the client's report missed it (clicks never exceed
+            # impressions).
+            self._apply_shown(served, [event.item_id])
         book = self._books.get(served.experiment or "")
         if kind in clicks:
             if position not in served.clicked:
@@ -322,6 +339,3 @@ class Measurement:
                 return None
             return served if event.item_id in served.items else None
         return self._open.newest_holding(event.user_id, event.item_id, event.timestamp)
-
-    def _any_cuped(self) -> bool:
-        return any(spec.cuped for spec in self._running.values())

@@ -98,14 +98,16 @@ class _OnlineCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         labels = ["scenario", "variant"]
-        counts = {
-            name: CounterMetricFamily(f"freshrec_online_{name}", help_text, labels=labels)
-            for name, help_text in (
-                ("lists", "Served recommendation lists."),
-                ("impressions", "Items counted as shown."),
-                ("clicks", "Clicks attributed to served lists (one per list position)."),
-                ("conversions", "Purchases attributed to served lists (one per list position)."),
-                ("revenue", "Value of the purchases attributed to served lists."),
+        # Counters only where the figure never falls; impressions fall when a client reports
+        # that it showed part of a list, and revenue with a refund's negative value.
+        counts: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
+            name: kind(f"freshrec_online_{name}", help_text, labels=labels)
+            for name, kind, help_text in (
+                ("lists", CounterMetricFamily, "Served recommendation lists."),
+                ("impressions", GaugeMetricFamily, "Items counted as shown."),
+                ("clicks", CounterMetricFamily, "Clicks attributed to lists (one a position)."),
+                ("conversions", CounterMetricFamily, "Purchases attributed (one a position)."),
+                ("revenue", GaugeMetricFamily, "Value of the purchases attributed to lists."),
             )
         }
         ctr = GaugeMetricFamily(

@@ -29,10 +29,18 @@ GroupBy = Annotated[
     Query(description="Comma-separated: scenario, variant, model_version, position."),
 ]
 Since = Annotated[
-    str | None, Query(description="Lists served at or after this time (unix seconds or ISO).")
+    str | None,
+    Query(
+        description="Lists served at or after this time (unix seconds or ISO), to the "
+        "report's bucket (measurement.bucket_seconds): the bucket holding it counts whole."
+    ),
 ]
 Until = Annotated[
-    str | None, Query(description="Lists served before this time (unix seconds or ISO).")
+    str | None,
+    Query(
+        description="Lists served before this time (unix seconds or ISO), to the bucket: "
+        "the bucket holding it counts whole."
+    ),
 ]
 
 _SHOWN_FIELDS = frozenset({"recommendation_id", "item_ids"})
@@ -74,7 +82,8 @@ async def online_report(
     keys = [key.strip() for key in group_by.split(",") if key.strip()]
     low = None if since is None else _time(since, "since")
     high = None if until is None else _time(until, "until")
-    return ctx.engine.measurement.online_report(keys, low, high)
+    # Off the event loop: a long report holds the measurement's lock for its sums.
+    return await run_in_threadpool(ctx.engine.measurement.online_report, keys, low, high)
 
 
 @router.get("/reports/series", dependencies=[READ], summary="Counts over time, grouped")
@@ -88,7 +97,7 @@ async def online_series(ctx: Ctx, by: GroupBy = "scenario,variant") -> dict[str,
         raise ApiError(400, "invalid", "series group by scenario, variant or model_version", "by")
     return {
         "bucket_seconds": ctx.engine.config.measurement.bucket_seconds,
-        "series": ctx.engine.measurement.series(keys),
+        "series": await run_in_threadpool(ctx.engine.measurement.series, keys),
     }
 
 
@@ -129,7 +138,7 @@ async def put_experiment(name: str, request: Request, ctx: Ctx) -> dict[str, Any
     immutable) or another experiment runs over the scenario.
     """
     raw = await read_json(request, ctx.max_body_bytes)
-    spec = await run_in_threadpool(
+    spec = await run_in_threadpool(  # waits for the durable commit
         ctx.engine.measurement.put_experiment, check_id(name, "name"), raw
     )
     ctx.cache.clear()  # answers of the scenario now depend on the variant
@@ -143,7 +152,7 @@ async def get_experiment(name: str, ctx: Ctx) -> dict[str, Any]:
     Also the lifts with always-valid intervals and decisions, the sample-ratio check and
     the guardrails (empty answers, latency).
     """
-    return ctx.engine.measurement.experiment_report(check_id(name, "name"))
+    return await run_in_threadpool(ctx.engine.measurement.experiment_report, check_id(name, "name"))
 
 
 def _time(text: str, name: str) -> float:

@@ -112,7 +112,7 @@ def _served(
         experiment, assignment.variant,
     )  # fmt: skip
     # A randomised answer (exploration) is drawn afresh for each request, never cached.
-    explore = answering.explores(assignment)
+    explore = answering.explores(assignment, n)
     served = None if at_least is not None or explore else ctx.cache.get(key)
     explored = None
     if served is None:

@@ -86,6 +86,7 @@ def simulate_experiment(
                 engine.ingest(batch)
                 batch = []
         engine.ingest(batch)
+        engine.answering.reseed(seed)  # the team-draft coin: a seed repeats its run
         engine.measurement.put_experiment(EXPERIMENT, spec)
         scenario = engine.measurement.experiment(EXPERIMENT).scenario
 
