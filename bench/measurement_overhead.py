@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--lists", type=int, default=100_000)
     parser.add_argument("--data", type=Path, help="an imported shop to copy instead")
+    parser.add_argument("--keep", type=Path, help="keep a copy of the imported shop here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="freshrec-measure-"))
     report: dict[str, Any] = {"log": log_throughput(work, args.lists)}
@@ -118,6 +119,8 @@ def main() -> None:
              "--config", str(config)],
             check=True, env=env, stdout=subprocess.DEVNULL,
         )  # fmt: skip
+        if args.keep is not None:
+            shutil.copytree(data, args.keep)
     wrk_env = {"FRESHREC_USERS": str(args.users), "FRESHREC_RATE": str(args.rate)}
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
     try:
@@ -142,8 +145,8 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     for mode, results in runs.items():
         report[mode] = {
-            "p50_ms": sorted(r["p50"] for r in results)[len(results) // 2],
-            "p99_ms": sorted(r["p99"] for r in results)[len(results) // 2],
+            "p50_ms": sorted(r["p50_ms"] for r in results)[len(results) // 2],
+            "p99_ms": sorted(r["p99_ms"] for r in results)[len(results) // 2],
             "rps": [r["rps"] for r in results],
         }
     report["added_p50_ms"] = round(report["on"]["p50_ms"] - report["off"]["p50_ms"], 3)
