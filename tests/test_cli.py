@@ -442,3 +442,49 @@ def test_experiment_simulate_prints_the_report_last(tmp_path: Path) -> None:
     broken.write_text("{")
     refused = invoke("experiment", "simulate", "--variants", broken)
     assert refused.exit_code == 2 and "not JSON" in refused.output
+
+
+def test_experiment_estimate_reads_the_randomised_lists_of_a_data_directory(tmp_path: Path) -> None:
+    from freshrec.config import EngineConfig
+
+    exploring = EngineConfig.from_dict(
+        {"content": {"encoder": "none"}, "measurement": {"exploration_share": 1.0}}
+    )
+    data = tmp_path / "data"
+    with Engine.open(data, exploring, background_training=False) as engine:
+        engine.upsert_items([{"item_id": f"i{k}"} for k in range(30)])
+        engine.ingest(
+            [
+                {
+                    "user_id": f"u{k % 6}",
+                    "item_id": f"i{(k * 7) % 30}",
+                    "type": "click",
+                    "timestamp": 1_700_000_000 + k,
+                }
+                for k in range(200)
+            ]
+        )
+        for k in range(40):
+            answer = engine.serve(f"u{k % 6}", n=5)
+            engine.ingest(
+                [
+                    {
+                        "user_id": f"u{k % 6}",
+                        "item_id": answer.items[0].item_id,
+                        "type": "click",
+                        "timestamp": 1_700_001_000 + k,
+                        "recommendation_id": answer.recommendation_id,
+                    }
+                ]
+            )
+    target = tmp_path / "target.json"
+    target.write_text(json.dumps({"blend": {"trending": 0.5}}))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"content": {"encoder": "none"}}))
+    result = invoke(
+        "experiment", "estimate", "--data", data, "--settings", target, "--config", config, "--json"
+    )
+    assert result.exit_code == 0, result.output
+    estimate = last_json(result)
+    assert estimate["lists"] == 40 and estimate["positions"] == 200
+    assert 0 <= estimate["snips"]["low"] <= estimate["snips"]["value"] <= estimate["snips"]["high"]

@@ -122,6 +122,71 @@ def simulate(
     show.summary(f"simulated {report['design']} experiment, {requests:,} requests", table)
 
 
+@experiment_app.command("estimate")
+def estimate(
+    data: Annotated[
+        Path,
+        typer.Option("--data", exists=True, file_okay=False, help="Data directory of an engine."),
+    ],
+    settings: Annotated[
+        Path,
+        typer.Option(
+            "--settings",
+            exists=True,
+            dir_okay=False,
+            help="The configuration to evaluate: a partial settings tree (JSON).",
+        ),
+    ],
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", exists=True, dir_okay=False, help="Engine settings (JSON)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Estimate another configuration's CTR from the randomised lists a server logged.
+
+    IPS and SNIPS over the lists drawn with ``measurement.exploration_share`` above 0:
+    the event log is replayed through an engine with ``--settings`` over ``--config``
+    (docs/measurement.md). The directory is opened as a writer would (one process at a
+    time), so stop the server first or work on a copy.
+    """
+    from freshrec.engine import Engine
+    from freshrec.errors import FreshrecError
+    from freshrec.measurement.off_policy import estimate_ctr
+
+    try:
+        base = EngineConfig.from_file(config) if config is not None else EngineConfig()
+        partial = json.loads(settings.read_text())
+        if not isinstance(partial, dict):
+            raise ReadError(f"{settings}: expected a JSON object of settings")
+        target = base.merged(partial)
+        with Engine.open(data, base, background_training=False) as source:
+            events = [pair for batch in source.store.iter_events() for pair in batch]
+            lists = [served for served, _ in source.measurement.log.lists()]
+            items = list(source.store.iter_items())
+        result = estimate_ctr(events, lists, items, target, base.measurement.click_types)
+    except (FreshrecError, ValueError, OSError) as exc:
+        show.error(str(exc))
+        raise typer.Exit(2) from None
+    summary = result.to_dict()
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    table = {
+        "randomised lists": summary["lists"],
+        "positions where the target agrees": (
+            f"{summary['matched_positions']} of {summary['positions']}"
+        ),
+        "SNIPS ctr": _interval(summary["snips"]),
+        "IPS ctr": _interval(summary["ips"]),
+    }
+    show.summary(f"off-policy estimate of {settings.name}", table)
+
+
+def _interval(interval: dict[str, float]) -> str:
+    return f"{interval['value']:.4f} [{interval['low']:.4f}, {interval['high']:.4f}]"
+
+
 def register(app: typer.Typer) -> None:
     """Add ``experiment`` to ``app`` (idempotent)."""
     if not any(group.name == "experiment" for group in app.registered_groups):

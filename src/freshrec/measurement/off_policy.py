@@ -45,7 +45,7 @@ class OffPolicyEstimate:
     snips: stats.Interval
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form (``freshrec experiment estimate --json``)."""
+        """The JSON form (what ``freshrec experiment estimate --json`` prints)."""
         return {
             "lists": self.lists,
             "matched_positions": self.matched,
