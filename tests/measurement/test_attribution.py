@@ -210,3 +210,26 @@ def test_a_restart_opens_each_list_between_the_same_two_events(tmp_path: Path) -
         assert sum(g["clicks"] for g in before["groups"]) == 1
     with _engine(tmp_path) as engine:
         assert engine.measurement.online_report(group_by=["position"]) == before
+
+
+def test_attribution_matches_the_closed_loops_truth() -> None:
+    """Every click the simulated users made is credited to its list and position, no more."""
+    from freshrec.simulate import ClosedLoopShop, ShopConfig, SyntheticShop, run_loop
+
+    shop = SyntheticShop(ShopConfig(n_users=200, n_items=120, n_events=4_000, seed=5))
+    loop = ClosedLoopShop(shop, seed=5)
+    with Engine.open(None, CONFIG, background_training=False) as engine:
+        engine.upsert_items(shop.items())
+        engine.ingest(list(loop.history()))
+        run_loop(
+            loop, lambda user: engine.serve(user, 10, at=loop.now).to_dict(), engine.ingest, 800
+        )
+        clicked = {(o.recommendation_id, o.position) for o in loop.truth if o.type == "click"}
+        bought = [o for o in loop.truth if o.type == "purchase"]
+        truth: dict[int, int] = {}
+        for _, position in clicked:
+            truth[position] = truth.get(position, 0) + 1
+        groups = engine.measurement.online_report(group_by=["position"])["groups"]
+        assert {g["position"]: g["clicks"] for g in groups if g["clicks"]} == truth
+        assert sum(g["revenue"] for g in groups) == pytest.approx(sum(o.value for o in bought))
+        assert len(clicked) > 20
