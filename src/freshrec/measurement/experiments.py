@@ -45,6 +45,9 @@ STATE_SETTINGS = frozenset(
         "scenarios.fresh_max_age_seconds",
     }
 )
+# Scenarios whose answers a variant's settings can change (new_item ranks fresh items by its
+# own fixed blend).
+EXPERIMENT_SCENARIOS = (scenarios.HOME, scenarios.NEW_USER)
 # Sources whose per-event state the engine keeps only when its own weight is positive.
 KEPT_UP_ONLY_WHEN_ON = ("factors", "ease")
 # Shares are relative (normalised); bounded so their sum stays finite.
@@ -93,8 +96,11 @@ class ExperimentSpec:
         if unknown:
             raise ValidationError("unknown field", unknown[0])
         scenario = raw.get("scenario", scenarios.HOME)
-        if scenario not in scenarios.SCENARIOS:
-            raise ValidationError(f"must be one of {', '.join(scenarios.SCENARIOS)}", "scenario")
+        if scenario not in EXPERIMENT_SCENARIOS:
+            raise ValidationError(
+                f"must be one of {', '.join(EXPERIMENT_SCENARIOS)} (the scenarios a blend answers)",
+                "scenario",
+            )
         design = raw.get("design", AB)
         if design not in DESIGNS:
             raise ValidationError(f"must be one of {', '.join(DESIGNS)}", "design")

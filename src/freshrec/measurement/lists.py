@@ -29,6 +29,9 @@ from dataclasses import dataclass
 # run behind the server's by a few seconds (seen in the simulator's jitter and on phones).
 CLOCK_SKEW_SECONDS = 60.0
 NOTHING: frozenset[int] = frozenset()
+# Open lists per user: a crawler asking thousands of times cannot make attribution scan them
+# all (its oldest lists close first).
+MAX_LISTS_PER_USER = 100
 
 
 @dataclass(slots=True)
@@ -117,7 +120,10 @@ class OpenLists:
     def add(self, served: ServedList) -> None:
         """Open ``served``; close lists past the window or over the count."""
         self._by_id[served.recommendation_id] = served
-        self._by_user.setdefault(served.user_id, []).append(served)
+        held = self._by_user.setdefault(served.user_id, [])
+        held.append(served)
+        if len(held) > MAX_LISTS_PER_USER:
+            del self._by_id[held.pop(0).recommendation_id]
         self._newest = max(self._newest, served.served_at)
         self._close_old()
 
