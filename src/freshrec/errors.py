@@ -7,8 +7,8 @@ class FreshrecError(Exception):
     """Base class of every error freshrec raises on purpose."""
 
 
-class ValidationError(FreshrecError, ValueError):
-    """An input record is malformed. ``field`` names the offending field (or ``None``)."""
+class FieldError(FreshrecError):
+    """An error about one field of a request: ``field`` names it (or ``None``)."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -17,6 +17,10 @@ class ValidationError(FreshrecError, ValueError):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message
+
+
+class ValidationError(FieldError, ValueError):
+    """An input record is malformed. ``field`` names the offending field (or ``None``)."""
 
 
 class UnknownItemError(FreshrecError, KeyError):
@@ -104,25 +108,9 @@ class OffsetNotReachedError(ValidationError):
         self.applied = applied
 
 
-class NotFoundError(FreshrecError, LookupError):
+class NotFoundError(FieldError, LookupError):
     """A named thing (an experiment, a served list) does not exist (HTTP 404)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
-
-
-class ConflictError(FreshrecError):
+class ConflictError(FieldError):
     """A write that contradicts what exists (HTTP 409), e.g. an experiment name taken."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
