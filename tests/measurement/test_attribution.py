@@ -204,7 +204,7 @@ def test_a_restart_opens_each_list_between_the_same_two_events(tmp_path: Path) -
         ids = tuple(r.item_id for r in drafted.items)
         scores = tuple(r.score for r in drafted.items)
         engine.answering.record(
-            "w1", "home", assignment, engine.model_version, 0, ids, scores, None, None, T0 + 305
+            "w1", "home", assignment, engine.model_version, ids, scores, None, None, T0 + 305
         )
         before = engine.measurement.online_report(group_by=["position"])
         assert sum(g["clicks"] for g in before["groups"]) == 1

@@ -3,7 +3,8 @@
 ``Answering.serve`` is what the HTTP route and ``Engine.serve`` call: it finds the experiment
 running over the scenario, the user's variant (a salted hash), answers with that variant's
 settings (for an interleaved experiment: both variants' answers merged by team draft), and
-records the list with its recommendation id, variant, model version and log offset.
+records the list with its recommendation id, variant and model version (``Measurement``
+stamps it with the log offset it follows).
 
 >>> from freshrec import Engine
 >>> with Engine.open(None) as engine:
@@ -228,7 +229,6 @@ class Answering:
         scenario: str,
         assignment: Assignment,
         model_version: str,
-        offset: int,
         item_ids: tuple[str, ...],
         scores: tuple[float, ...],
         teams: tuple[str, ...] | None,
@@ -247,7 +247,7 @@ class Answering:
             assignment.variant,
             model_version,
             self.clock() if at is None else at,
-            offset,
+            0,  # stamped by ``Measurement.record`` with the last attributed offset
             item_ids,
             scores,
             teams=teams,
@@ -267,7 +267,7 @@ class Answering:
         """Answer, log and return the list (see the module docstring)."""
         started = time.perf_counter()
         assignment = self.assign(user_id, scenario)
-        model_version, offset = self.engine.model_version, self.engine.applied_offset
+        model_version = self.engine.model_version
         recs, teams, explored = self.items(
             user_id, n, scenario, exclude, category, assignment, self.explores(assignment, n)
         )
@@ -277,7 +277,6 @@ class Answering:
             scenario,
             assignment,
             model_version,
-            offset,
             tuple(r.item_id for r in recs),
             tuple(r.score for r in recs),
             None if teams is None else tuple(teams),

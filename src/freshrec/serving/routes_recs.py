@@ -103,9 +103,8 @@ def _served(
     if at_least is not None:
         engine.wait_for_offset(at_least)
     assignment = answering.assign(user_id, scenario)
-    # Read before scoring: an event landing meanwhile files this answer under a stale key,
-    # and the list's offset is one its answer reflects at least.
-    freshness, offset = engine.freshness(user_id), engine.applied_offset
+    # Read before scoring: an event landing meanwhile files this answer under a stale key.
+    freshness = engine.freshness(user_id)
     experiment = assignment.experiment.name if assignment.experiment is not None else None
     key = (
         user_id, scenario, n, tuple(sorted(set(excluded))), category, freshness,
@@ -124,7 +123,7 @@ def _served(
     model_version = freshness[2]
     latency_ms = (time.perf_counter() - started) * 1000.0
     recommendation_id = answering.record(
-        user_id, scenario, assignment, model_version, offset, item_ids, scores, teams,
+        user_id, scenario, assignment, model_version, item_ids, scores, teams,
         latency_ms, None, explored,
     )  # fmt: skip
     variant = INTERLEAVED if teams is not None else assignment.variant
