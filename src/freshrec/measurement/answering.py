@@ -28,7 +28,7 @@ import numpy as np
 
 from freshrec.config import EngineConfig
 from freshrec.measurement import exploration
-from freshrec.measurement.experiments import INTERLEAVE, INTERLEAVED, ExperimentSpec, variant_config
+from freshrec.measurement.experiments import INTERLEAVE, INTERLEAVED, ExperimentSpec
 from freshrec.measurement.interleave import team_draft
 from freshrec.measurement.lists import ServedList
 from freshrec.measurement.service import Measurement
@@ -153,7 +153,7 @@ class Answering:
         key = (spec.name, variant)
         config = self._configs.get(key)
         if config is None:
-            config = variant_config(self.engine.config, spec.variant(variant).settings)
+            config = self.engine.config.merged(spec.variant(variant).settings)
             self._configs[key] = config
         return config
 

@@ -45,11 +45,6 @@ class ListCell:
     clicks_impressions: int = 0
     revenue_sq: float = 0.0
 
-    def merge(self, other: ListCell) -> None:
-        """Add ``other``'s sums to these."""
-        for name in self.__slots__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
 
 @dataclass(slots=True)
 class PositionCell:
@@ -60,11 +55,6 @@ class PositionCell:
     clicks: int = 0
     conversions: int = 0
     revenue: float = 0.0
-
-    def merge(self, other: PositionCell) -> None:
-        """Add ``other``'s sums to these."""
-        for name in self.__slots__:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 class OnlineCounters:
@@ -166,12 +156,12 @@ class OnlineCounters:
             for key, spot in self._positions.items():
                 if in_range(key[0]):
                     name = tuple(key[1:][i] for i in wanted)
-                    groups.setdefault(name, PositionCell()).merge(spot)
+                    _add(groups.setdefault(name, PositionCell()), spot)
         else:
             for lkey, cell in self._lists.items():
                 if in_range(lkey[0]):
                     name = tuple(lkey[1:][i] for i in wanted)
-                    groups.setdefault(name, ListCell()).merge(cell)
+                    _add(groups.setdefault(name, ListCell()), cell)
         return [
             _group(dict(zip(group_by, name, strict=True)), groups[name])
             for name in sorted(groups, key=_sortable)
@@ -189,7 +179,7 @@ class OnlineCounters:
         wanted = [GROUP_KEYS.index(key) for key in by]
         rows: dict[tuple[Any, ...], ListCell] = {}
         for key, cell in self._lists.items():
-            rows.setdefault((key[0], *(key[1:][i] for i in wanted)), ListCell()).merge(cell)
+            _add(rows.setdefault((key[0], *(key[1:][i] for i in wanted)), ListCell()), cell)
         return [
             {
                 "time": name[0] * self.bucket_seconds,
@@ -226,6 +216,12 @@ class OnlineCounters:
         if spot is None:
             spot = self._positions[key] = PositionCell()
         return spot
+
+
+def _add(total: ListCell | PositionCell, cell: ListCell | PositionCell) -> None:
+    """Add ``cell``'s sums into ``total`` (cells of one kind)."""
+    for name in cell.__slots__:
+        setattr(total, name, getattr(total, name) + getattr(cell, name))
 
 
 def _sortable(name: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -193,15 +193,6 @@ class ExperimentSpec:
         )
 
 
-def variant_config(base: EngineConfig, settings: dict[str, Any]) -> EngineConfig:
-    """``base`` with ``settings`` (a partial settings tree) merged over it.
-
-    Raises:
-        ValidationError: an unknown or invalid setting (field: its dotted path).
-    """
-    return base.merged(settings)
-
-
 def _variants(raw: Any, design: str, base: EngineConfig) -> tuple[Variant, ...]:
     if not isinstance(raw, list) or len(raw) < 2:
         raise ValidationError("must be a list of at least two variants", "variants")
@@ -251,7 +242,7 @@ def _check_settings(settings: Any, base: EngineConfig, where: str) -> None:
                         f"{where}.{section}.{key}",
                     )
     try:
-        merged = variant_config(base, settings)
+        merged = base.merged(settings)
     except ValidationError as exc:
         raise ValidationError(exc.message, f"{where}.{exc.field}") from None
     _check_weights(merged, where)

@@ -67,7 +67,6 @@ _INSERT_SHOWN = "INSERT INTO shown (recommendation_id, item_ids, at) VALUES (?, 
 _PUT_EXPERIMENT = "INSERT OR REPLACE INTO experiments (name, spec) VALUES (?, ?)"
 # Host parameters per statement, below the 999 older SQLite builds allow.
 _PARAMS = 900
-_PROPENSITIES = 10  # the column of _INSERT_LIST's row a randomised list's propensities fill
 Explored = tuple[exploration.FloatArray, exploration.IntArray]
 Queued = tuple[str, tuple[Any, ...], ServedList | None, Explored | None]
 
@@ -119,28 +118,10 @@ class ListLog:
         ``explored``: for a randomised list, the Plackett-Luce log-weights of its pool and the
         drawn positions; the writer computes the shown items' marginal propensities from
         them (milliseconds of sampling, kept off the request path) before the commit, and
-        sets ``served.propensities``.
+        sets ``served.propensities``. The row itself is built by the writer too (its ids,
+        scores and teams are tuples: they do not change once served).
         """
-        self._put(
-            _INSERT_LIST,
-            (
-                served.recommendation_id,
-                served.user_id,
-                served.scenario,
-                served.experiment,
-                served.variant,
-                served.model_version,
-                served.served_at,
-                served.offset,
-                json.dumps(served.items),
-                json.dumps(served.scores),
-                None if served.propensities is None else json.dumps(served.propensities),
-                None if served.teams is None else json.dumps(served.teams),
-                latency_ms,
-            ),
-            served if explored is not None else None,
-            explored,
-        )
+        self._put(_INSERT_LIST, (latency_ms,), served, explored)
 
     def append_shown(self, recommendation_id: str, item_ids: list[str], at: float) -> None:
         """Queue a client's report of what it showed of a list."""
@@ -207,7 +188,7 @@ class ListLog:
                 self._wake.notify_all()
 
     def _commit(self, batch: list[Queued]) -> None:
-        rows = [self._with_propensities(entry) for entry in batch]
+        rows = [self._row(entry) for entry in batch]
         with self._db_lock, self._db:
             start = 0
             while start < len(batch):  # consecutive rows of one statement, many per INSERT
@@ -218,17 +199,30 @@ class ListLog:
                 _insert_many(self._db, sql, rows[start:end])
                 start = end
 
-    def _with_propensities(self, entry: Queued) -> tuple[Any, ...]:
+    def _row(self, entry: Queued) -> tuple[Any, ...]:
+        """The parameters of a queued row; a served list's are built here, on the writer."""
         _, row, served, explored = entry
-        if explored is None or served is None:
+        if served is None:
             return row
-        if served.propensities is None:  # a retried batch has them already
+        if explored is not None and served.propensities is None:  # a retry has them already
             logits, drawn = explored
             found = exploration.marginal_propensities(logits, drawn, self._rng)
             served.propensities = tuple(round(float(p), 6) for p in found)
-        filled = list(row)
-        filled[_PROPENSITIES] = json.dumps(served.propensities)
-        return tuple(filled)
+        return (
+            served.recommendation_id,
+            served.user_id,
+            served.scenario,
+            served.experiment,
+            served.variant,
+            served.model_version,
+            served.served_at,
+            served.offset,
+            json.dumps(served.items),
+            json.dumps(served.scores),
+            None if served.propensities is None else json.dumps(served.propensities),
+            None if served.teams is None else json.dumps(served.teams),
+            row[0],  # latency_ms
+        )
 
     # -- reads (start-up) ------------------------------------------------------------------------
 
