@@ -221,7 +221,8 @@ def test_missing_fields_say_required_and_unknown_types_list_the_valid_ones() -> 
         del record[missing]
         with pytest.raises(ValidationError) as caught:
             parse_event(record, weights)
-        assert (caught.value.field, caught.value.message) == (missing, "required")
+        assert caught.value.field == missing
+        assert caught.value.message.startswith(f"{missing} is required")
     with pytest.raises(ValidationError) as caught:
         parse_event({"user_id": "u", "item_id": "i", "type": "teleport"}, weights)
     assert caught.value.field == "type"

@@ -153,6 +153,7 @@ def estimate(
     from freshrec.engine import Engine
     from freshrec.errors import FreshrecError
     from freshrec.measurement.off_policy import estimate_ctr
+    from freshrec.store.base import is_forgotten
 
     try:
         base = EngineConfig.from_file(config) if config is not None else EngineConfig()
@@ -161,7 +162,12 @@ def estimate(
             raise ReadError(f"{settings}: expected a JSON object of settings")
         target = base.merged(partial)
         with Engine.open(data, base, background_training=False) as source:
-            events = [pair for batch in source.store.iter_events() for pair in batch]
+            events = [
+                pair
+                for batch in source.store.iter_events()
+                for pair in batch
+                if not is_forgotten(pair[1])
+            ]
             lists = [served for served, _ in source.measurement.log.lists()]
             items = list(source.store.iter_items())
         result = estimate_ctr(events, lists, items, target, base.measurement.click_types)

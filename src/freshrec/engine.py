@@ -53,10 +53,12 @@ from freshrec.sources import registry
 from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
 from freshrec.store import MemoryStore, SqliteStore, Store
+from freshrec.store.base import is_forgotten
 from freshrec.store.lock import DirectoryLock
 from freshrec.threads import limit_blas_threads
 from freshrec.training import ModelArtifact
 from freshrec.types import (
+    Categories,
     Event,
     IngestResult,
     Item,
@@ -262,10 +264,11 @@ class Engine:
         # Served lists are attributed again as the log passes them (merged by offset).
         self.measurement.begin_restore()
         for batch in self.store.iter_events():
-            events = [event for _, event in batch]
-            first_offset = self.applied_offset + 1
-            self._apply_events(events)
-            self.measurement.restore_events(first_offset, events)
+            for first_offset, events in _runs_between_holes(batch):
+                self._state.pass_holes(first_offset - 1 - self._state.offset)
+                self._apply_events(events)
+                self.measurement.restore_events(first_offset, events)
+        self._state.pass_holes(self.store.last_offset() - self._state.offset)
         self.measurement.finish_restore()
         blob = self.store.get_blob(MODEL_BLOB)
         if blob is None:
@@ -464,7 +467,7 @@ class Engine:
                 self._models.covisitation.make_room(len(chunk))
                 with self._lock.writing(), self._applying_committed("events"):
                     self._apply_events(chunk)
-            result.offset = len(self._state.columns)
+            result.offset = self._state.offset
             # Attribution to served lists, in log order (the measurement's own lock only).
             self.measurement.on_events(result.offset - len(new_events) + 1, new_events)
         finally:
@@ -479,7 +482,7 @@ class Engine:
     @property
     def applied_offset(self) -> int:
         """The log offset the engine's state reflects: how many events it has applied."""
-        return len(self._state.columns)  # one int read: no lock needed
+        return self._state.offset  # one int read: no lock needed
 
     def wait_for_offset(self, at_least: int, timeout: float = OFFSET_WAIT_SECONDS) -> int:
         """Block until the state reflects log offset ``at_least``; return the applied offset.
@@ -571,7 +574,7 @@ class Engine:
         n: int = 10,
         scenario: str = scenarios.HOME,
         exclude: Iterable[str] | None = None,
-        category: str | None = None,
+        category: Categories = None,
         explain: bool = True,
         at_least: int | None = None,
         answer_config: EngineConfig | None = None,
@@ -610,7 +613,7 @@ class Engine:
         n: int = 10,
         scenario: str = scenarios.HOME,
         exclude: Iterable[str] | None = None,
-        category: str | None = None,
+        category: Categories = None,
         at_least: int | None = None,
     ) -> list[str]:
         """Return the item ids ``recommend`` would return, best first, and nothing else.
@@ -634,7 +637,7 @@ class Engine:
         n: int,
         scenario: str,
         exclude: Iterable[str] | None,
-        category: str | None,
+        category: Categories,
         answer_config: EngineConfig | None = None,
     ) -> tuple[int | None, Blend, answers.IntArray, answers.Exploration]:
         """Check the question, blend its answer and pick the top items (under the lock)."""
@@ -659,7 +662,7 @@ class Engine:
         n: int = 10,
         scenario: str = scenarios.HOME,
         exclude: Iterable[str] | None = None,
-        category: str | None = None,
+        category: Categories = None,
         at: float | None = None,
     ) -> Answer:
         """Answer as ``recommend`` does, and log the list for measurement; return it whole.
@@ -742,7 +745,7 @@ class Engine:
         text: str,
         n: int = 10,
         user_id: str | None = None,
-        category: str | None = None,
+        category: Categories = None,
     ) -> list[Recommendation]:
         """Return up to ``n`` items whose content matches ``text`` ("items like: ..."), best first.
 
@@ -829,6 +832,26 @@ def _check_question(user_id: str, n: int, scenario: str) -> None:
     _check_n(n)
     if scenario not in scenarios.SCENARIOS:
         raise UnknownScenarioError(scenario, list(scenarios.SCENARIOS))
+
+
+def _runs_between_holes(batch: Sequence[tuple[int, Event]]) -> Iterator[tuple[int, list[Event]]]:
+    """Split a log batch into runs of consecutive live events: ``(first offset, events)``.
+
+    Forgotten events (``store.base.FORGOTTEN``) leave holes that take an offset but are not
+    applied; each run starts after one.
+    """
+    first, run = 0, list[Event]()
+    for offset, event in batch:
+        if is_forgotten(event):
+            if run:
+                yield first, run
+            run = []
+            continue
+        if not run:
+            first = offset
+        run.append(event)
+    if run:
+        yield first, run
 
 
 def _parse_all(records: Iterable[Mapping[str, Any]], parse: Any, what: str) -> list[Any]:

@@ -16,7 +16,10 @@ class FieldError(FreshrecError):
         self.field = field
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
+        # "user_id is required" names its field already; "must be a string" does not.
+        if not self.field or self.message.startswith(self.field):
+            return self.message
+        return f"{self.field}: {self.message}"
 
 
 class ValidationError(FieldError, ValueError):

@@ -165,7 +165,7 @@ def check_id(value: Any, name: str) -> str:
     Ids are non-empty strings of at most 256 characters with no control characters.
     """
     if value is None:
-        raise ValidationError("required", name)
+        raise ValidationError(f"{name} is required", name)
     if not isinstance(value, str):
         raise ValidationError(f"must be a string, got {type(value).__name__}", name)
     if not value:
@@ -175,6 +175,23 @@ def check_id(value: Any, name: str) -> str:
     if not value.isprintable():
         raise ValidationError("contains control characters", name)
     return value
+
+
+# One category, or several meaning any of them (``?category=a&category=b``), or no filter.
+Categories = str | Sequence[str] | None
+
+
+def check_categories(category: Categories) -> tuple[str, ...] | None:
+    """Return the categories of a filter as a sorted tuple of ids (None: no filter).
+
+    Raises ``ValidationError`` (field ``category``) for a bad id or an empty list.
+    """
+    if category is None:
+        return None
+    wanted = (category,) if isinstance(category, str) else tuple(category)
+    if not wanted:
+        raise ValidationError("must name at least one category", "category")
+    return tuple(sorted({check_id(c, "category") for c in wanted}))
 
 
 def parse_timestamp(value: Any, name: str = "timestamp") -> float:
@@ -218,7 +235,8 @@ def _reject_unknown(raw: Mapping[str, Any], allowed: frozenset[str], what: str) 
     unknown = raw.keys() - allowed
     if unknown:
         name = sorted(map(str, unknown))[0]
-        raise ValidationError(f"unknown {what} field", name)
+        fields = ", ".join(sorted(allowed))
+        raise ValidationError(f"unknown {what} field {name!r}; {what} fields: {fields}", name)
 
 
 def parse_event(
@@ -238,11 +256,10 @@ def parse_event(
     user_id = check_id(raw.get("user_id"), "user_id")
     item_id = check_id(raw.get("item_id"), "item_id")
     kind = raw.get("type")
-    if kind is None:
-        raise ValidationError("required", "type")
-    if not isinstance(kind, str) or kind not in known_types:
+    if kind is None or not isinstance(kind, str) or kind not in known_types:
         valid = ", ".join(sorted(known_types))
-        raise ValidationError(f"unknown event type {kind!r}; valid types: {valid}", "type")
+        problem = "type is required" if kind is None else f"unknown event type {kind!r}"
+        raise ValidationError(f"{problem}; valid types: {valid}", "type")
     current = time.time() if now is None else now
     stamp = raw.get("timestamp")
     timestamp = current if stamp is None else parse_timestamp(stamp)

@@ -32,7 +32,7 @@ from freshrec.measurement.experiments import INTERLEAVE, INTERLEAVED, Experiment
 from freshrec.measurement.interleave import team_draft
 from freshrec.measurement.lists import ServedList
 from freshrec.measurement.service import Measurement
-from freshrec.types import Recommendation
+from freshrec.types import Categories, Recommendation
 
 if TYPE_CHECKING:
     from freshrec.engine import Engine
@@ -176,7 +176,7 @@ class Answering:
         n: int,
         scenario: str,
         exclude: Iterable[str] | None,
-        category: str | None,
+        category: Categories,
         assignment: Assignment,
         explore: bool = False,
     ) -> Drafted:
@@ -261,7 +261,7 @@ class Answering:
         n: int = 10,
         scenario: str = "home",
         exclude: Iterable[str] | None = None,
-        category: str | None = None,
+        category: Categories = None,
         at: float | None = None,
     ) -> Answer:
         """Answer, log and return the list (see the module docstring)."""

@@ -12,7 +12,10 @@ from freshrec.engine import MAX_N, MAX_QUERY_CHARS
 N = Annotated[int, Query(ge=1, le=MAX_N, description="How many items, at most.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_N, description="How many records, at most.")]
 Exclude = Annotated[str | None, Query(description="Comma-separated item ids to leave out.")]
-Category = Annotated[str | None, Query(description="Only items of this category.")]
+Category = Annotated[
+    list[str] | None,
+    Query(description="Only items of this category; repeat it for any of several."),
+]
 Scenario = Annotated[
     str, Query(description=f"A configured scenario: {', '.join(scenarios.SCENARIOS)}.")
 ]

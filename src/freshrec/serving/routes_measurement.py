@@ -62,7 +62,7 @@ async def post_impressions(request: Request, ctx: Ctx) -> dict[str, Any]:
     if unknown:
         raise ApiError(400, "invalid", "unknown field", unknown[0])
     if "item_ids" not in raw:
-        raise ApiError(400, "invalid", "required", "item_ids")
+        raise ApiError(400, "invalid", "item_ids is required", "item_ids")
     recommendation_id = check_id(raw.get("recommendation_id"), "recommendation_id")
     shown = ctx.engine.measurement.report_shown(recommendation_id, raw["item_ids"], time.time())
     return {"recommendation_id": recommendation_id, "impressions": shown}

@@ -34,7 +34,7 @@ from freshrec.serving.schemas import (
     json_body,
     ref,
 )
-from freshrec.types import check_id
+from freshrec.types import check_categories, check_id
 
 USER = id_segment("user_id")
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=ERRORS)
@@ -73,12 +73,11 @@ async def recommendations(
     """
     check_id(user_id, "user_id")
     excluded = id_list(exclude, "exclude")
-    if category is not None:
-        check_id(category, "category")
+    categories = check_categories(category)
     # One hop off the event loop for lookup and scoring (both take the engine lock); the
     # body is built here, not re-validated against the response model (hot path).
     items, recommendation_id, variant, version = await ctx.scoring.run(
-        _served, ctx, user_id, scenario, n, excluded, category, at_least
+        _served, ctx, user_id, scenario, n, excluded, categories, at_least
     )
     return answer(scenario, items, recommendation_id, variant, version)
 
@@ -89,7 +88,7 @@ def _served(
     scenario: str,
     n: int,
     excluded: tuple[str, ...],
-    category: str | None,
+    category: tuple[str, ...] | None,
     at_least: int | None = None,
 ) -> tuple[bytes, str, str | None, str]:
     """An answer from the cache or scored now (and cached), logged as a served list.
@@ -150,9 +149,8 @@ async def search(
     """
     if user_id is not None:
         check_id(user_id, "user_id")
-    if category is not None:
-        check_id(category, "category")
-    items = await ctx.scoring.run(rendered, ctx.engine.search, q, n, user_id, category)
+    categories = check_categories(category)
+    items = await ctx.scoring.run(rendered, ctx.engine.search, q, n, user_id, categories)
     return answer(scenarios.SEARCH, items, model_version=ctx.engine.model_version)
 
 

@@ -16,7 +16,7 @@ from freshrec.state.catalog import CatalogIndex
 from freshrec.state.columns import EventColumns
 from freshrec.state.histories import UserHistories
 from freshrec.state.vocabulary import IdVocabulary
-from freshrec.types import Event, EventBatch, Item
+from freshrec.types import Categories, Event, EventBatch, Item, check_categories
 
 
 class OnlineState:
@@ -35,6 +35,13 @@ class OnlineState:
         )
         self.columns = EventColumns()
         self.catalogue_version = 0
+        # The log offset this state reflects. Forgotten events (holes in the log) take an
+        # offset but no column, so this is the column count plus the holes passed.
+        self.offset = 0
+
+    def pass_holes(self, count: int) -> None:
+        """Move the offset past ``count`` forgotten events (nothing to apply)."""
+        self.offset += count
 
     def item_index(self, item_id: str) -> int:
         """Return the dense index of ``item_id``, registering a new item."""
@@ -73,19 +80,21 @@ class OnlineState:
             np.array(positives, dtype=np.bool_),
         )
         self.columns.append(batch)
+        self.offset += len(events)
         return batch
 
     def allowed(
         self,
         uidx: int | None,
         exclude: Iterable[str] | None,
-        category: str | None,
+        category: Categories = None,
         exclude_seen: bool = True,
     ) -> npt.NDArray[np.bool_]:
         """Return the mask of items an answer may hold, shape [n_items] (a fresh array).
 
         Unavailable items, the user's seen (unless ``exclude_seen`` is False) and rejected
-        items, ``exclude`` and, with ``category``, items outside it are False.
+        items, ``exclude`` and, with ``category`` (one or several: any of them), items
+        outside it are False.
         """
         allowed = self.catalog.available.copy()
         history = self.histories.get(uidx) if uidx is not None else None
@@ -100,6 +109,10 @@ class OnlineState:
             iidx = self.items.get(item_id)
             if iidx is not None:
                 allowed[iidx] = False
-        if category is not None:
-            allowed &= self.catalog.in_category(category, len(allowed))
+        wanted = check_categories(category)
+        if wanted is not None:
+            inside = self.catalog.in_category(wanted[0], len(allowed))
+            for other in wanted[1:]:
+                inside |= self.catalog.in_category(other, len(allowed))
+            allowed &= inside
         return allowed

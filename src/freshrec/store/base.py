@@ -12,6 +12,15 @@ from typing import Protocol
 
 from freshrec.types import Event, Item, User
 
+# A forgotten event (``forget_user``) keeps its row, so offsets never move, but nothing of
+# what it said: no user, item, time, value or ids. Readers of the log skip such rows.
+FORGOTTEN = Event("", "", "", 0.0, None, None, None)
+
+
+def is_forgotten(event: Event) -> bool:
+    """Whether ``event`` is the hole a forgotten event left in the log."""
+    return not event.type  # a stored event always has a type; a hole has none
+
 
 class Store(Protocol):
     """Durable storage. Every write method returns only once its data is durable."""
@@ -35,7 +44,19 @@ class Store(Protocol):
         ...
 
     def count_events(self) -> int:
-        """Return how many events the log holds."""
+        """Return how many events the log holds (forgotten ones not counted)."""
+        ...
+
+    def user_events(self, user_id: str, limit: int) -> list[tuple[int, Event]]:
+        """Return up to ``limit`` of the user's ``(offset, event)``, newest first."""
+        ...
+
+    def forget_user(self, user_id: str) -> int:
+        """Forget a user in one transaction; return how many of their events were erased.
+
+        Each of their events becomes ``FORGOTTEN`` (its offset stays, its content goes)
+        and their profile is deleted.
+        """
         ...
 
     def upsert_items(self, items: Iterable[Item]) -> int:
@@ -48,6 +69,15 @@ class Store(Protocol):
 
     def iter_items(self) -> Iterator[Item]:
         """Yield every item in insertion order."""
+        ...
+
+    def list_items(self, after: str | None, limit: int, available: bool | None) -> list[Item]:
+        """Return up to ``limit`` items in ``item_id`` order, those after ``after`` only.
+
+        A stable cursor: a page never repeats an item and, however items are upserted
+        meanwhile, every item present throughout the listing is on exactly one page.
+        ``available``: only items that are (True) or are not (False) recommendable.
+        """
         ...
 
     def count_items(self) -> int:

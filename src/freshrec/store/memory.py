@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
-from freshrec.store.base import split_duplicates
+from freshrec.store.base import FORGOTTEN, is_forgotten, split_duplicates
 from freshrec.types import Event, Item, User
 
 
@@ -25,6 +25,7 @@ class MemoryStore:
         self._items: dict[str, Item] = {}
         self._users: dict[str, User] = {}
         self._blobs: dict[str, bytes] = {}
+        self._forgotten = 0  # events emptied by ``forget_user``
 
     def append_events(self, events: Sequence[Event]) -> list[bool]:
         """Append events; see :meth:`Store.append_events`."""
@@ -53,8 +54,34 @@ class MemoryStore:
         return len(self._events)
 
     def count_events(self) -> int:
-        """Return the number of events."""
-        return len(self._events)
+        """Return the number of events (forgotten ones not counted)."""
+        return len(self._events) - self._forgotten
+
+    def user_events(self, user_id: str, limit: int) -> list[tuple[int, Event]]:
+        """Return up to ``limit`` of the user's ``(offset, event)``, newest first."""
+        with self._lock:
+            found = [
+                (offset, event)
+                for offset, event in zip(
+                    range(len(self._events), 0, -1), reversed(self._events), strict=True
+                )
+                if event.user_id == user_id
+            ]
+        return found[:limit]
+
+    def forget_user(self, user_id: str) -> int:
+        """Empty the user's events (offsets stay) and delete their profile."""
+        with self._lock:
+            erased = 0
+            for position, event in enumerate(self._events):
+                if event.user_id == user_id and not is_forgotten(event):
+                    if event.event_id is not None:
+                        self._event_ids.discard(event.event_id)
+                    self._events[position] = FORGOTTEN
+                    erased += 1
+            self._forgotten += erased
+            self._users.pop(user_id, None)
+        return erased
 
     def upsert_items(self, items: Iterable[Item]) -> int:
         """Insert or replace items; a replaced item keeps its position."""
@@ -74,6 +101,15 @@ class MemoryStore:
         with self._lock:
             items = list(self._items.values())
         yield from items
+
+    def list_items(self, after: str | None, limit: int, available: bool | None) -> list[Item]:
+        """Return up to ``limit`` items in ``item_id`` order after ``after``."""
+        with self._lock:
+            ids = sorted(i for i in self._items if after is None or i > after)
+            items = [self._items[i] for i in ids]
+        if available is not None:
+            items = [item for item in items if item.available == available]
+        return items[:limit]
 
     def count_items(self) -> int:
         """Return the catalogue size."""

@@ -41,7 +41,11 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS items (item_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users (user_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_user ON events (user_id);
 """
+# ``events_by_user`` serves a user's events (newest first: the index holds the rowid, which
+# is the offset, in order) and forgetting a user without a scan of the log. Creating it on a
+# store made before it existed reads the log once, at the first open.
 # SQLite caps host parameters per statement; stay well below the old default of 999.
 _IN_CHUNK = 500
 # Columns in ``Event`` field order, so an ``Event`` (a tuple) is its own parameter row.
@@ -204,9 +208,45 @@ class SqliteStore:
         return int(row[0] or 0)
 
     def count_events(self) -> int:
-        """Return the number of stored events."""
+        """Return the number of stored events (forgotten ones not counted)."""
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            return int(
+                self._db.execute("SELECT COUNT(*) FROM events WHERE type != ''").fetchone()[0]
+            )
+
+    def user_events(self, user_id: str, limit: int) -> list[tuple[int, Event]]:
+        """Return up to ``limit`` of the user's ``(offset, event)``, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT offset, user_id, item_id, type, ts, value, event_id, recommendation_id"
+                " FROM events WHERE user_id = ? ORDER BY offset DESC LIMIT ?",
+                (user_id, limit),
+            ).fetchall()
+        return [(r[0], Event(r[1], r[2], r[3], r[4], r[5], r[6], r[7])) for r in rows]
+
+    def forget_user(self, user_id: str) -> int:
+        """Empty the user's events (offsets stay) and delete their profile, atomically.
+
+        Raises:
+            StoreUnavailableError: nothing was changed (disk full, I/O error, locked).
+        """
+        with self._lock, self._committing():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                erased = self._db.execute(
+                    "UPDATE events SET user_id = '', item_id = '', type = '', ts = 0,"
+                    " value = NULL, event_id = NULL, recommendation_id = NULL"
+                    " WHERE user_id = ?",
+                    (user_id,),
+                ).rowcount
+                self._db.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._wrote()
+        return int(erased)
 
     # -- items and users --------------------------------------------------------------------
 
@@ -246,6 +286,20 @@ class SqliteStore:
             rows = self._db.execute("SELECT data FROM items ORDER BY rowid").fetchall()
         for (data,) in rows:
             yield _item_from_json(data)
+
+    def list_items(self, after: str | None, limit: int, available: bool | None) -> list[Item]:
+        """Return up to ``limit`` items in ``item_id`` order after ``after`` (keyset paging)."""
+        query = "SELECT data FROM items WHERE item_id > ?"
+        params: list[Any] = [after if after is not None else ""]
+        if available is not None:
+            # An item stored without the key is available (``Item`` defaults to True).
+            query += " AND coalesce(json_extract(data, '$.available'), 1) = ?"
+            params.append(1 if available else 0)
+        query += " ORDER BY item_id LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, params).fetchall()
+        return [_item_from_json(data) for (data,) in rows]
 
     def count_items(self) -> int:
         """Return the catalogue size."""
