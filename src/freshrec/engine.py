@@ -31,12 +31,16 @@ from freshrec.content.service import ContentService, ItemTexts
 from freshrec.errors import (
     EngineClosedError,
     EngineDegradedError,
+    NotFoundError,
     OffsetNotReachedError,
     StoreError,
     UnknownItemError,
     UnknownScenarioError,
     ValidationError,
 )
+from freshrec.management.forget import Forgotten
+from freshrec.management.paging import ItemPage, decode_cursor, page_of
+from freshrec.management.patch import merge_patch
 from freshrec.measurement.answering import Answer, Answering
 from freshrec.measurement.log import ListLog
 from freshrec.measurement.service import Measurement
@@ -94,6 +98,7 @@ class Engine:
         background_training: retrain on a background thread when ``retrain_every_events``
             new events arrived; False retrains inline (deterministic, used by replay).
         measurement_log: where served lists and experiments are kept (None: in memory).
+        shared_lock: internal; the lock of the engine whose state this one rebuilds.
     """
 
     def __init__(
@@ -102,9 +107,12 @@ class Engine:
         config: EngineConfig | None = None,
         background_training: bool = True,
         measurement_log: ListLog | None = None,
+        *,
+        shared_lock: ReadWriteLock | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self.store = store
+        self._background = background_training
         wanted_measurement = self.config.measurement
         self.measurement = Measurement(
             wanted_measurement,
@@ -122,10 +130,13 @@ class Engine:
         # Answers share this lock; the one writer (ingest, upserts, the trainer's swap, the
         # encoder's placements, upkeep) takes it alone. Reads write nothing shared: what
         # they compute lazily lives in read-side caches with their own mutexes.
-        self._lock = ReadWriteLock()
+        # ``shared_lock``: a state rebuilt in place (``forget_user``) takes over this lock.
+        self._lock = shared_lock or ReadWriteLock()
         self._append_lock = threading.Lock()  # orders log appends; see ``ingest``
         self._apply_lock = threading.Lock()  # one batch of events applies at a time, in order
-        self._catalogue_lock = threading.Lock()  # one item upsert at a time
+        # One item upsert at a time (re-entrant: a patch reads, merges and upserts under it).
+        self._catalogue_lock = threading.RLock()
+        self._profile_lock = threading.Lock()  # a user patch's read-merge-write
         # Signalled whenever the applied log offset moves (reads with ``at_least`` wait on it).
         self._offset_moved = threading.Condition(threading.Lock())
         self._state = OnlineState(self.config)
@@ -389,17 +400,40 @@ class Engine:
         a bare, hidden item). Returns the item as stored; raises ``UnknownItemError`` for an
         id the engine has never met.
         """
+        return self.patch_item(item_id, {"available": False})
+
+    def patch_item(self, item_id: str, changes: Mapping[str, Any]) -> Item:
+        """Change only the given fields of an item (JSON Merge Patch); return it as stored.
+
+        An id met only in events is patched as a bare item (and so becomes listed).
+
+        Raises:
+            UnknownItemError: the engine has never met ``item_id``.
+            ValidationError: the patch or the patched item is invalid (nothing changes).
+        """
         check_id(item_id, "item_id")
-        stored = self.store.get_item(item_id)
-        if stored is not None:
-            record = stored.to_dict()
-        elif self._state.items.get(item_id) is not None:
-            record = {"item_id": item_id}
-        else:
-            raise UnknownItemError(item_id)
-        record["available"] = False
-        self.upsert_items([record])
+        with self._catalogue_lock:  # no upsert between the read and the write
+            stored = self.store.get_item(item_id)
+            if stored is not None:
+                record = stored.to_dict()
+            elif self._state.items.get(item_id) is not None:
+                record = {"item_id": item_id}
+            else:
+                raise UnknownItemError(item_id)
+            self.upsert_items([merge_patch(record, changes, "item_id")])
         return self.get_item(item_id)
+
+    def list_items(
+        self, cursor: str | None = None, limit: int = 100, available: bool | None = None
+    ) -> ItemPage:
+        """Page through the catalogue in ``item_id`` order; pass ``next_cursor`` back.
+
+        ``available``: only recommendable (True) or hidden (False) items. Raises
+        ``ValidationError`` for a bad ``cursor`` or ``limit`` outside [1, 1000].
+        """
+        _check_n(limit, "limit")
+        after = decode_cursor(cursor) if cursor is not None else None
+        return page_of(self.store.list_items(after, limit + 1, available), limit)
 
     def get_item(self, item_id: str) -> Item:
         """Return a stored item; raises ``UnknownItemError``."""
@@ -426,6 +460,99 @@ class Engine:
     def get_user(self, user_id: str) -> User | None:
         """Return a stored user profile, or None."""
         return self.store.get_user(check_id(user_id, "user_id"))
+
+    def patch_user(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        """Change only the given fields of a profile (JSON Merge Patch); return it as stored.
+
+        A user known only from events gets a profile made from the patch.
+
+        Raises:
+            NotFoundError: no profile and no event names ``user_id``.
+            ValidationError: the patch or the patched profile is invalid (nothing changes).
+        """
+        check_id(user_id, "user_id")
+        with self._profile_lock:
+            stored = self.store.get_user(user_id)
+            if stored is None and self.user_event_count(user_id) == 0:
+                raise NotFoundError(f"unknown user_id {user_id!r}", "user_id")
+            record = stored.to_dict() if stored is not None else {"user_id": user_id}
+            self.upsert_users([merge_patch(record, changes, "user_id")])
+        user = self.store.get_user(user_id)
+        assert user is not None
+        return user
+
+    def user_event_count(self, user_id: str) -> int:
+        """How many of the user's events the online state holds (0 for an unknown user)."""
+        with self._lock.reading():
+            uidx = self._state.users.get(check_id(user_id, "user_id"))
+            history = self._state.histories.get(uidx) if uidx is not None else None
+            return history.events if history is not None else 0
+
+    def user_events(self, user_id: str, limit: int = 100) -> list[tuple[int, Event]]:
+        """Return up to ``limit`` of the user's logged ``(offset, event)``, newest first."""
+        check_id(user_id, "user_id")
+        _check_n(limit, "limit")
+        return self.store.user_events(user_id, limit)
+
+    def forget_user(self, user_id: str) -> Forgotten:
+        """Forget a user, as data-protection law asks; return what was erased.
+
+        Their profile is deleted; their events are erased from the log (each leaves a hole
+        that keeps its offset, so no other offset moves) and their served lists from the
+        measurement log; then the online state, the models' online parts and the
+        measurement are built again from the logs, so nothing learnt from the user stays
+        (their next answer is a new user's). The saved model's item weights still hold
+        what they learnt from the user until the next training run, which trains on the
+        log without them. Unknown users are not an error: nothing is erased.
+
+        Writes wait while the state is rebuilt (about as long as opening the engine);
+        answers keep coming from the state before and switch to the new one whole.
+
+        Raises:
+            StoreUnavailableError: the store could not commit; nothing was erased.
+            EngineDegradedError: the logs were rewritten but the rebuild failed; writes are
+                refused until a restart, which rebuilds without the user.
+        """
+        check_id(user_id, "user_id")
+        self._check_writable()
+        with self._append_lock, self._apply_lock, self._catalogue_lock, self._profile_lock:
+            self._check_writable()
+            self._retrainer.wait_for_training()  # its snapshot holds the user's events
+            had_profile = self.store.get_user(user_id) is not None
+            events = self.store.forget_user(user_id)  # durable from here on
+            with self._applying_committed("a forgotten user"):
+                lists = self.measurement.log.forget_user(user_id)
+                self._rebuild_from_store()
+        with self._offset_moved:
+            self._offset_moved.notify_all()
+        return Forgotten(user_id, had_profile, events, lists)
+
+    def _rebuild_from_store(self) -> None:
+        """Build the state, models and measurement again from the logs; swap them in whole.
+
+        The new state is built as a second engine over the same store and lock (answers go
+        on from the serving state meanwhile); its parts then replace this engine's under
+        the write lock, and the old parts' workers are stopped.
+        """
+        try:  # encoded texts are a cache: saved, the rebuild need not encode them again
+            self._content.save(self.store, self._state.items.id_of)
+        except StoreError:
+            log.warning("could not save text embeddings before a rebuild", exc_info=True)
+        fresh = Engine(
+            self.store, self.config, self._background, self.measurement.log, shared_lock=self._lock
+        )
+        fresh._retrainer.start_cold()  # the serving weights learnt from what was erased
+        old_retrainer, old_upkeep = self._retrainer, self._upkeep
+        old_factors, old_content = self._models.factors, self._content
+        with self._lock.writing():
+            for name in _REBUILT_PARTS:
+                setattr(self, name, getattr(fresh, name))
+            self.answering = Answering(self, self.measurement)
+        old_retrainer.close()
+        if old_upkeep is not None:
+            old_upkeep.close()
+        old_factors.use_index(None)  # stops the old index worker
+        old_content.close()
 
     # -- events -------------------------------------------------------------------------------
 
@@ -822,9 +949,23 @@ class Engine:
             return [state.items.id_of(i) for i in items]
 
 
-def _check_n(n: int) -> None:
+# What ``_rebuild_from_store`` takes over from the engine it builds: everything the logs
+# decide. The store, the settings and the locks stay.
+_REBUILT_PARTS = (
+    "measurement",
+    "_variant_pipelines",
+    "_state",
+    "_published",
+    "_upkeep",
+    "_content",
+    "_retrainer",
+    "_pipelines",
+)
+
+
+def _check_n(n: int, name: str = "n") -> None:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
-        raise ValidationError(f"must be an integer in [1, {MAX_N}]", "n")
+        raise ValidationError(f"must be an integer in [1, {MAX_N}]", name)
 
 
 def _check_question(user_id: str, n: int, scenario: str) -> None:

@@ -78,6 +78,13 @@ class Retrainer:
         self._retrain_requested_at = -float("inf")
         self._factor_index_built_at = -float("inf")
         self._encoded_while_training: list[int] | None = None  # a list while ``train`` fits
+        # Set when the serving weights learnt from data since erased (``forget_user``): the
+        # next fit starts from scratch, since a warm start would carry what they learnt.
+        self._cold_next = False
+
+    def start_cold(self) -> None:
+        """Make the next retrain fit from scratch instead of from the serving weights."""
+        self._cold_next = True
 
     @property
     def _models(self) -> ModelSet:
@@ -133,10 +140,13 @@ class Retrainer:
                 seen = len(self._state.columns)
                 events = self._state.columns.slice(0, seen)
                 factors = self._models.factors
-                previous = factors.trained_state()[0] if factors.fitted else None
+                warm = factors.fitted and not self._cold_next
+                previous = factors.trained_state()[0] if warm else None
                 self._encoded_while_training = []
             try:
-                return self._fit_and_swap(seen, events, previous)
+                version = self._fit_and_swap(seen, events, previous)
+                self._cold_next = False
+                return version
             finally:  # a failed fit must not leave the list growing until the next one
                 with self._lock.writing():
                     self._encoded_while_training = None

@@ -158,6 +158,31 @@ class ListLog:
                 and self._written >= wanted
             )
 
+    def forget_user(self, user_id: str) -> int:
+        """Delete every list served to ``user_id`` and its shown reports; return how many.
+
+        Lists still queued are committed first, so none of them escapes.
+
+        Raises:
+            StoreError: the queue could not be committed, or the delete failed.
+        """
+        if not self.flush():
+            raise StoreError(f"the measurement log cannot commit: {self.failure}")
+        with self._db_lock:
+            try:
+                with self._db:  # one transaction
+                    self._db.execute(
+                        "DELETE FROM shown WHERE recommendation_id IN"
+                        " (SELECT recommendation_id FROM lists WHERE user_id = ?)",
+                        (user_id,),
+                    )
+                    deleted = self._db.execute(
+                        "DELETE FROM lists WHERE user_id = ?", (user_id,)
+                    ).rowcount
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot forget lists of {user_id!r}: {exc}") from exc
+        return int(deleted)
+
     def _writer_gone(self) -> bool:
         return not self._writer.is_alive()
 

@@ -14,6 +14,7 @@ from freshrec.types import Recommendation, check_id
 __all__ = [
     "ServedItems",
     "answer",
+    "answer_body",
     "id_list",
     "new_recommendation_id",
     "rendered",
@@ -89,15 +90,27 @@ def answer(
     >>> sorted(body), body["items"]
     (['items', 'model_version', 'recommendation_id', 'scenario', 'variant'], [])
     """
-    head = _dumps(
-        {
-            "recommendation_id": recommendation_id or new_recommendation_id(),
-            "scenario": scenario,
-            "variant": variant,
-            "model_version": model_version,
-        }
+    body = answer_body(scenario, items, recommendation_id, variant, model_version)
+    return Response(body, media_type="application/json")
+
+
+def answer_body(
+    scenario: str,
+    items: bytes,
+    recommendation_id: str | None = None,
+    variant: str | None = None,
+    model_version: str | None = None,
+    user_id: str | None = None,
+) -> bytes:
+    """The JSON of ``answer``; with ``user_id`` (a batch's answers) it names the user."""
+    head: dict[str, Any] = {"user_id": user_id} if user_id is not None else {}
+    head.update(
+        recommendation_id=recommendation_id or new_recommendation_id(),
+        scenario=scenario,
+        variant=variant,
+        model_version=model_version,
     )
-    return Response(head[:-1] + b',"items":' + items + b"}", media_type="application/json")
+    return _dumps(head)[:-1] + b',"items":' + items + b"}"
 
 
 def _dumps(value: Any) -> bytes:

@@ -11,6 +11,10 @@ from freshrec.engine import MAX_N, MAX_QUERY_CHARS
 
 N = Annotated[int, Query(ge=1, le=MAX_N, description="How many items, at most.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_N, description="How many records, at most.")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=2_000, description="`next_cursor` of the page before (none: the first)."),
+]
 Exclude = Annotated[str | None, Query(description="Comma-separated item ids to leave out.")]
 Category = Annotated[
     list[str] | None,

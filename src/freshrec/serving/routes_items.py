@@ -16,13 +16,14 @@ from freshrec.serving.access import ADMIN, READ
 from freshrec.serving.answers import answer, id_list, rendered
 from freshrec.serving.body import read_json
 from freshrec.serving.context import Ctx
-from freshrec.serving.params import Exclude, Limit, N
+from freshrec.serving.params import Cursor, Exclude, Limit, N
 from freshrec.serving.paths import id_segment
 from freshrec.serving.records import record_list, with_path_id
 from freshrec.serving.schemas import (
     ERRORS,
     ItemIn,
     ItemOut,
+    ItemPageOut,
     ItemPut,
     RecommendationsOut,
     UnlistedOut,
@@ -83,6 +84,47 @@ async def post_items(request: Request, ctx: Ctx) -> dict[str, int]:
     return {"written": written}
 
 
+@router.patch(
+    f"/items/{ITEM}",
+    response_model=ItemOut,
+    dependencies=[ADMIN],
+    summary="Change some fields of an item",
+    openapi_extra=json_body(
+        ref(ItemPut),
+        "Only the fields to change (JSON Merge Patch, RFC 7396): a field set to null goes "
+        "back to its default, `properties` merge key by key.",
+    ),
+)
+async def patch_item(item_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
+    """Change only the given fields of an item; return it as stored.
+
+    ``{"available": true}`` brings a hidden item back with its title, text and categories.
+    404 for an id the engine never met; an id met only in events becomes a listed item.
+    """
+    check_id(item_id, "item_id")
+    changes = await read_json(request, ctx.max_body_bytes)
+    item = await run_in_threadpool(ctx.engine.patch_item, item_id, changes)
+    return item.to_dict()
+
+
+@router.get(
+    "/items",
+    response_model=ItemPageOut,
+    dependencies=[READ],
+    summary="List the catalogue, a page at a time",
+)
+async def list_items(
+    ctx: Ctx, cursor: Cursor = None, limit: Limit = 100, available: bool | None = None
+) -> dict[str, Any]:
+    """Items in ``item_id`` order, ``limit`` per page; pass ``next_cursor`` back as ``cursor``.
+
+    The cursor is stable: while items are upserted, every item present for the whole
+    listing is on exactly one page. ``available=false`` lists the hidden items.
+    """
+    page = await run_in_threadpool(ctx.engine.list_items, cursor, limit, available)
+    return {"items": [item.to_dict() for item in page.items], "next_cursor": page.next_cursor}
+
+
 @router.get(
     f"/items/{ITEM}",
     response_model=ItemOut,
@@ -104,7 +146,7 @@ def hide_item(item_id: str, ctx: Ctx) -> dict[str, Any]:
     """Hide an item from every answer (``available`` false); its history is kept.
 
     An id known only from events (see ``GET /v1/catalogue/unlisted``) is listed as a bare,
-    hidden item. ``PUT`` it again with ``available: true`` to bring it back.
+    hidden item. ``PATCH`` it with ``{"available": true}`` to bring it back.
     """
     return ctx.engine.hide_item(check_id(item_id, "item_id")).to_dict()
 

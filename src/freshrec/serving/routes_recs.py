@@ -9,10 +9,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from freshrec import scenarios
+from freshrec.engine import MAX_N
+from freshrec.errors import UnknownScenarioError
 from freshrec.measurement.experiments import INTERLEAVED
 from freshrec.serving.access import READ
 from freshrec.serving.answers import (
     answer,
+    answer_body,
     id_list,
     new_recommendation_id,
     rendered,
@@ -27,9 +30,12 @@ from freshrec.serving.params import AtLeast, Category, Exclude, N, Scenario, Sea
 from freshrec.serving.paths import id_segment
 from freshrec.serving.schemas import (
     ERRORS,
+    MAX_BATCH_USERS,
     MAX_RANK_ITEMS,
+    BatchRecommendationsOut,
     RankIn,
     RankOut,
+    RecommendationsIn,
     RecommendationsOut,
     json_body,
     ref,
@@ -40,6 +46,7 @@ USER = id_segment("user_id")
 router = APIRouter(prefix="/v1", tags=["recommendations"], responses=ERRORS)
 
 _RANK_FIELDS = frozenset({"user_id", "item_ids"})
+_BATCH_FIELDS = frozenset({"user_ids", "n", "scenario", "exclude", "category"})
 
 
 @router.get(
@@ -80,6 +87,68 @@ async def recommendations(
         _served, ctx, user_id, scenario, n, excluded, categories, at_least
     )
     return answer(scenario, items, recommendation_id, variant, version)
+
+
+@router.post(
+    "/recommendations",
+    response_model=BatchRecommendationsOut,
+    dependencies=[READ],
+    summary="Recommendations for many users in one call",
+    openapi_extra=json_body(ref(RecommendationsIn), "The users and what to ask for each."),
+)
+async def batch_recommendations(request: Request, ctx: Ctx) -> Response:
+    """One answer per user, in the order asked, each as ``GET /v1/recommendations`` gives it.
+
+    Each answer has its own ``recommendation_id`` and is logged as a served list; at most
+    100 users per call (a bad user id refuses the whole call, naming it).
+    """
+    asked = _batch_question(await read_json(request, ctx.max_body_bytes))
+    user_ids, n, scenario, excluded, categories = asked
+    answers = await ctx.scoring.run(
+        lambda: [_served(ctx, user_id, scenario, n, excluded, categories) for user_id in user_ids]
+    )
+    parts = [
+        answer_body(scenario, items, recommendation_id, variant, version, user_id)
+        for user_id, (items, recommendation_id, variant, version) in zip(
+            user_ids, answers, strict=True
+        )
+    ]
+    return Response(b'{"results":[' + b",".join(parts) + b"]}", media_type="application/json")
+
+
+def _batch_question(
+    raw: Any,
+) -> tuple[list[str], int, str, tuple[str, ...], tuple[str, ...] | None]:
+    """Check a batch body; return the user ids, ``n``, scenario, exclusions and categories."""
+    if not isinstance(raw, dict):
+        raise ApiError(400, "invalid", "expected a JSON object with user_ids")
+    unknown = sorted(raw.keys() - _BATCH_FIELDS)
+    if unknown:
+        fields = ", ".join(sorted(_BATCH_FIELDS))
+        raise ApiError(
+            400, "invalid", f"unknown field {unknown[0]!r}; fields: {fields}", unknown[0]
+        )
+    user_ids = raw.get("user_ids")
+    if not isinstance(user_ids, list) or not user_ids:
+        raise ApiError(400, "invalid", "user_ids is required: a non-empty list", "user_ids")
+    if len(user_ids) > MAX_BATCH_USERS:
+        raise ApiError(400, "invalid", f"at most {MAX_BATCH_USERS} users per call", "user_ids")
+    for user_id in user_ids:
+        check_id(user_id, "user_ids")
+    n = raw.get("n", 10)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+        raise ApiError(400, "invalid", f"must be an integer in [1, {MAX_N}]", "n")
+    scenario = raw.get("scenario", scenarios.HOME)
+    if scenario not in scenarios.SCENARIOS:
+        raise UnknownScenarioError(str(scenario), list(scenarios.SCENARIOS))
+    exclude = raw.get("exclude") or []
+    if not isinstance(exclude, list):
+        raise ApiError(400, "invalid", "must be a list of item ids", "exclude")
+    excluded = tuple(check_id(item_id, "exclude") for item_id in exclude)
+    category = raw.get("category")
+    if category is not None and not isinstance(category, str | list):
+        raise ApiError(400, "invalid", "must be a category or a list of them", "category")
+    return user_ids, n, scenario, excluded, check_categories(category)
 
 
 def _served(

@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 from freshrec.types import MAX_ID_LENGTH
 
 MAX_RANK_ITEMS = 1_000
+MAX_BATCH_USERS = 100
 _COMPONENTS = "#/components/schemas/{model}"
 
 IdStr = Annotated[
@@ -86,6 +87,16 @@ class EventsIn(RootModel[EventIn | list[EventIn]]):
     """One event object, or a list of them."""
 
 
+class RecommendationsIn(_Shape):
+    """``POST /v1/recommendations`` body: answers for many users in one call."""
+
+    user_ids: list[IdStr] = Field(min_length=1, max_length=MAX_BATCH_USERS)
+    n: int = Field(10, ge=1, le=1_000)
+    scenario: str = "home"
+    exclude: list[IdStr] | None = None
+    category: list[IdStr] | None = Field(None, description="Any of these categories.")
+
+
 class RankIn(_Shape):
     """``POST /v1/rank`` body: candidates to score for one user."""
 
@@ -106,6 +117,7 @@ def request_schemas(event_types: Iterable[str]) -> dict[str, Any]:
         UserIn,
         EventIn,
         EventsIn,
+        RecommendationsIn,
         RankIn,
     ]
     _, top = models_json_schema(
@@ -168,11 +180,48 @@ class ItemOut(_Shape):
 
 
 class UserOut(_Shape):
-    """A stored user profile."""
+    """A user: the stored profile (empty when none was stored) and what events tell."""
 
     user_id: str
     properties: dict[str, Any]
     text: str
+    profile: bool | None = Field(None, description="Whether a profile was stored.")
+    events: int | None = Field(None, description="How many of the user's events are held.")
+
+
+class ItemPageOut(_Shape):
+    """One page of the catalogue; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    items: list[ItemOut]
+    next_cursor: str | None = Field(description="null on the last page.")
+
+
+class UserEventOut(_Shape):
+    """One logged event of a user."""
+
+    offset: int
+    item_id: str
+    type: str
+    timestamp: float
+    value: float | None
+    event_id: str | None
+    recommendation_id: str | None
+
+
+class UserEventsOut(_Shape):
+    """A user's logged events, newest first."""
+
+    user_id: str
+    events: list[UserEventOut]
+
+
+class ForgottenOut(_Shape):
+    """What ``DELETE /v1/users/{user_id}`` erased."""
+
+    user_id: str
+    profile: bool = Field(description="Whether a stored profile was deleted.")
+    events: int = Field(description="Events erased from the log.")
+    lists: int = Field(description="Served lists erased from the measurement log.")
 
 
 class WrittenOut(_Shape):
@@ -233,6 +282,18 @@ class RecommendationsOut(_Shape):
     variant: str | None = Field(None, description="The experiment's variant that answered.")
     model_version: str | None = Field(None, description="The model version that answered.")
     items: list[ServedItem]
+
+
+class UserRecommendationsOut(RecommendationsOut):
+    """One user's answer in a batch."""
+
+    user_id: str
+
+
+class BatchRecommendationsOut(_Shape):
+    """``POST /v1/recommendations``: one answer per user, in the order asked."""
+
+    results: list[UserRecommendationsOut]
 
 
 class RankOut(_Shape):

@@ -1,0 +1,136 @@
+"""Forgetting a user: no trace in the log, the online state, the measurement or the next model.
+
+The check is a twin: engine A sees everyone's events and then forgets the victim; engine B
+only ever saw the others' events. Whatever A answers after forgetting (before and after a
+retrain, and after a restart) must be what B answers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import catalogue, generate_events, small_config
+from freshrec import Engine
+from freshrec.engine import DB_FILE, MEASUREMENT_FILE
+
+VICTIM = "u3"
+# small_config's factors, warm-starting retrains (the default) so a leak through them shows.
+FACTORS = {"factors": 8, "iterations": 6, "regularization": 1.0, "seed": 3}
+
+
+def _answers(engine: Engine, users: list[str]) -> dict[str, list[tuple[str, float]]]:
+    return {
+        user: [(r.item_id, round(r.score, 9)) for r in engine.recommend(user, n=10)]
+        for user in users
+    }
+
+
+def _open(path: Path) -> Engine:
+    config = small_config(factors={**FACTORS, "warm_start_iterations": 2})
+    return Engine.open(path, config, background_training=False)
+
+
+@pytest.fixture
+def events() -> list[dict[str, Any]]:
+    return generate_events(n_users=12, n_items=30, n_events=600, seed=4)
+
+
+def _twins(tmp_path: Path, events: list[dict[str, Any]]) -> tuple[Engine, Engine]:
+    full, without = _open(tmp_path / "a"), _open(tmp_path / "b")
+    for engine in (full, without):
+        engine.upsert_items(catalogue(30))
+        engine.upsert_users([{"user_id": "u1", "properties": {"plan": "gold"}}])
+    full.upsert_users([{"user_id": VICTIM, "properties": {"email": "v@example.org"}}])
+    full.ingest(events)
+    without.ingest([e for e in events if e["user_id"] != VICTIM])
+    for engine in (full, without):
+        engine.train()
+    return full, without
+
+
+def test_forgetting_leaves_the_answers_of_an_engine_that_never_saw_the_user(
+    tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    full, without = _twins(tmp_path, events)
+    victim_events = sum(e["user_id"] == VICTIM for e in events)
+    # B's state was built live and A's will be rebuilt from the log: compare like with like.
+    without.close()
+    without = _open(tmp_path / "b")
+    served = full.serve(VICTIM, n=5)
+    full.measurement.log.flush()
+    others = sorted({e["user_id"] for e in events} - {VICTIM})
+    before = full.applied_offset
+
+    receipt = full.forget_user(VICTIM)
+
+    assert receipt.to_dict() == {
+        "user_id": VICTIM, "profile": True, "events": victim_events, "lists": 1,
+    }  # fmt: skip
+    assert full.applied_offset == before  # holes keep their offsets
+    assert full.get_user(VICTIM) is None
+    assert full.user_event_count(VICTIM) == 0
+    assert full.user_events(VICTIM) == []
+    assert full.history(VICTIM) == []
+    assert full.stats()["users"] == without.stats()["users"]
+    assert [r.item_id for r in full.recommend(VICTIM, n=10)] == [
+        r.item_id for r in full.recommend("never-seen", n=10)
+    ]
+    # The saved model still holds item weights that learnt from the victim; the online
+    # parts do not. The next model fits from scratch (a warm start would carry the
+    # victim): it is the model B fits from scratch on a log that never held them.
+    full.train()
+    without.close()
+    without = Engine.open(
+        tmp_path / "b",
+        small_config(factors={**FACTORS, "warm_start_iterations": 0}),
+        background_training=False,
+    )
+    without.train()
+    assert _answers(full, others) == _answers(without, others)
+    assert full.stats()["events"] == without.stats()["events"]
+
+    # After a restart the holes are passed over and the offsets still do not move.
+    full.close()
+    full = _open(tmp_path / "a")
+    assert full.applied_offset == before
+    assert _answers(full, others) == _answers(without, others)
+    result = full.ingest([{"user_id": "u1", "item_id": "i2", "type": "click"}])
+    assert result.offset == before + 1
+    full.close()
+    without.close()
+
+    # Nothing in the files names the victim or holds their event ids.
+    with sqlite3.connect(tmp_path / "a" / DB_FILE) as db:
+        for table in ("events", "users"):
+            rows = db.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id = ?", (VICTIM,))
+            assert rows.fetchone()[0] == 0, table
+        victim_ids = [e["event_id"] for e in events if e["user_id"] == VICTIM]
+        marks = ",".join("?" * len(victim_ids))
+        found = db.execute(f"SELECT COUNT(*) FROM events WHERE event_id IN ({marks})", victim_ids)
+        assert found.fetchone()[0] == 0
+    with sqlite3.connect(tmp_path / "a" / MEASUREMENT_FILE) as db:
+        lists = db.execute("SELECT COUNT(*) FROM lists WHERE user_id = ?", (VICTIM,)).fetchone()
+        assert lists[0] == 0
+        rid = db.execute(
+            "SELECT COUNT(*) FROM lists WHERE recommendation_id = ?", (served.recommendation_id,)
+        )
+        assert rid.fetchone()[0] == 0
+
+
+def test_a_forgotten_users_events_sent_again_are_new_and_unknown_users_erase_nothing() -> None:
+    with Engine.open(None, small_config(), background_training=False) as engine:
+        engine.upsert_items(catalogue(5))
+        event = {"user_id": "u1", "item_id": "i1", "type": "click", "event_id": "x1"}
+        engine.ingest([event])
+        assert engine.forget_user("nobody").to_dict() == {
+            "user_id": "nobody", "profile": False, "events": 0, "lists": 0,
+        }  # fmt: skip
+        assert engine.forget_user("u1").events == 1
+        # What the client sends after the forget is new data, not a duplicate of the past.
+        again = engine.ingest([event])
+        assert (again.accepted, again.duplicates, again.offset) == (1, 0, 2)
+        assert engine.user_event_count("u1") == 1
