@@ -97,6 +97,12 @@ def test_forgetting_leaves_the_answers_of_an_engine_that_never_saw_the_user(
     full.close()
     full = _open(tmp_path / "a")
     assert full.applied_offset == before
+    # Offsets found through the state, past the holes, are the log's own.
+    logged = full.user_events("u1", limit=1_000)
+    assert [e.user_id for _, e in logged] == ["u1"] * sum(e["user_id"] == "u1" for e in events)
+    assert [e.timestamp for _, e in logged] == sorted(
+        (float(e["timestamp"]) for e in events if e["user_id"] == "u1"), reverse=True
+    )
     assert _answers(full, others) == _answers(without, others)
     result = full.ingest([{"user_id": "u1", "item_id": "i2", "type": "click"}])
     assert result.offset == before + 1

@@ -61,6 +61,7 @@ from freshrec.store.base import is_forgotten
 from freshrec.store.lock import DirectoryLock
 from freshrec.threads import limit_blas_threads
 from freshrec.training import ModelArtifact
+from freshrec.training.trainer import StepProgress
 from freshrec.types import (
     Categories,
     Event,
@@ -199,16 +200,17 @@ class Engine:
 
     # -- training (``Retrainer`` owns it) ------------------------------------------------------
 
-    def train(self) -> str:
+    def train(self, progress: StepProgress | None = None) -> str:
         """Retrain the batch models on the whole log and swap them in; return the version.
 
         The fit runs on a snapshot of the log while answers keep flowing from the current
         weights; the new weights are then installed, and every event that arrived
-        meanwhile folds in as usual.
+        meanwhile folds in as usual. ``progress`` (``freshrec.training.trainer``) hears
+        how far each step has come: item texts encoded, ALS sweeps, EASE.
         """
-        return self._retrainer.train()
+        return self._retrainer.train(progress)
 
-    def encode_pending(self, progress: bool = False) -> None:
+    def encode_pending(self, progress: StepProgress | None = None) -> None:
         """Encode every item text still waiting for the language model, now (bulk imports)."""
         self._retrainer.encode_pending(progress)
 
@@ -489,10 +491,19 @@ class Engine:
             return history.events if history is not None else 0
 
     def user_events(self, user_id: str, limit: int = 100) -> list[tuple[int, Event]]:
-        """Return up to ``limit`` of the user's logged ``(offset, event)``, newest first."""
+        """Return up to ``limit`` of the user's logged ``(offset, event)``, newest first.
+
+        The online state knows where the user's events are; the store has what they said.
+        """
         check_id(user_id, "user_id")
         _check_n(limit, "limit")
-        return self.store.user_events(user_id, limit)
+        with self._lock.reading():
+            state = self._state
+            uidx = state.users.get(user_id)
+            if uidx is None:
+                return []
+            offsets = state.offsets_of(state.columns.newest_of_user(uidx, limit))
+        return self.store.events_at(offsets)
 
     def forget_user(self, user_id: str) -> Forgotten:
         """Forget a user, as data-protection law asks; return what was erased.

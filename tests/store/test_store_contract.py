@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from freshrec.store import MemoryStore, SqliteStore, Store
+from freshrec.store.base import FORGOTTEN, is_forgotten
 from freshrec.types import Event, Item, User
 
 
@@ -315,3 +316,42 @@ def test_a_reopened_store_keeps_everything(durable: StoreFactory, tmp_path: Path
         assert again.last_offset() > before[-1][0]
     finally:
         again.close()
+
+
+# -- managing records -------------------------------------------------------------------------
+
+
+def test_forgetting_a_user_empties_their_events_in_place_and_deletes_the_profile(
+    store: Store,
+) -> None:
+    store.append_events([ev(k) for k in range(9)])  # users u0, u1, u2 in turn
+    store.upsert_users([User("u1", {"email": "x@y"}), User("u2")])
+    assert store.forget_user("u1") == 3
+    logged = all_events(store)
+    assert [offset for offset, _ in logged] == list(range(1, 10))  # no offset moved
+    assert [is_forgotten(e) for _, e in logged] == [k % 3 == 1 for k in range(9)]
+    assert all(e == FORGOTTEN for _, e in logged if is_forgotten(e))
+    assert store.count_events() == 6
+    assert store.last_offset() == 9
+    assert store.get_user("u1") is None and store.get_user("u2") is not None
+    assert store.forget_user("u1") == 0
+    # Their event ids are gone too: the same events sent again are new.
+    assert store.append_events([ev(1), ev(2)]) == [True, False]
+    assert store.last_offset() == 10
+
+
+def test_events_at_returns_the_asked_offsets_in_the_asked_order(store: Store) -> None:
+    store.append_events([ev(k) for k in range(6)])
+    found = store.events_at([5, 2, 99, 5, 3])
+    assert [offset for offset, _ in found] == [5, 2, 3]
+    assert [e.event_id for _, e in found] == ["e4", "e1", "e2"]
+    assert store.events_at([]) == []
+
+
+def test_listing_items_pages_in_id_order_and_filters_availability(store: Store) -> None:
+    store.upsert_items([Item(f"i{k}", available=k != 2) for k in (3, 1, 4, 0, 2)])
+    assert [i.item_id for i in store.list_items(None, 2, None)] == ["i0", "i1"]
+    assert [i.item_id for i in store.list_items("i1", 10, None)] == ["i2", "i3", "i4"]
+    assert [i.item_id for i in store.list_items(None, 10, True)] == ["i0", "i1", "i3", "i4"]
+    assert [i.item_id for i in store.list_items(None, 10, False)] == ["i2"]
+    assert store.list_items("i4", 10, None) == []

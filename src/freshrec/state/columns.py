@@ -70,6 +70,19 @@ class EventColumns:
         self._n += k
         self._waiting, self._waiting_events = [], 0
 
+    def newest_of_user(self, uidx: int, limit: int) -> np.ndarray:
+        """Positions of the user's newest ``limit`` events, newest first (int64).
+
+        Reads the waiting batches as they are (no ``_settle``): it runs under a read lock.
+        """
+        parts = [np.flatnonzero(self._uidx[: self._n] == uidx)]
+        start = self._n
+        for batch in self._waiting:
+            parts.append(start + np.flatnonzero(batch.uidx == uidx))
+            start += len(batch)
+        positions = np.concatenate(parts)
+        return positions[::-1][:limit].astype(np.int64)
+
     def item_counts(self, n_items: int) -> np.ndarray:
         """Return how many logged events each item has, shape [n_items], int64."""
         self._settle()

@@ -38,10 +38,27 @@ class OnlineState:
         # The log offset this state reflects. Forgotten events (holes in the log) take an
         # offset but no column, so this is the column count plus the holes passed.
         self.offset = 0
+        # Where holes were passed: column position -> holes before it (cumulative), sorted.
+        self._hole_positions: list[int] = []
+        self._holes_before: list[int] = []
 
     def pass_holes(self, count: int) -> None:
         """Move the offset past ``count`` forgotten events (nothing to apply)."""
+        if count <= 0:
+            return
         self.offset += count
+        total = (self._holes_before[-1] if self._holes_before else 0) + count
+        self._hole_positions.append(len(self.columns))
+        self._holes_before.append(total)
+
+    def offsets_of(self, positions: npt.NDArray[np.int64]) -> list[int]:
+        """The log offset of each column position (1-based, holes counted)."""
+        offsets = positions + 1
+        if self._hole_positions:
+            run = np.searchsorted(self._hole_positions, positions, side="right") - 1
+            before = np.asarray(self._holes_before, dtype=np.int64)[np.maximum(run, 0)]
+            offsets = offsets + np.where(run >= 0, before, 0)
+        return [int(o) for o in offsets]
 
     def item_index(self, item_id: str) -> int:
         """Return the dense index of ``item_id``, registering a new item."""

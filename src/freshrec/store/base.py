@@ -47,8 +47,8 @@ class Store(Protocol):
         """Return how many events the log holds (forgotten ones not counted)."""
         ...
 
-    def user_events(self, user_id: str, limit: int) -> list[tuple[int, Event]]:
-        """Return up to ``limit`` of the user's ``(offset, event)``, newest first."""
+    def events_at(self, offsets: Sequence[int]) -> list[tuple[int, Event]]:
+        """Return the ``(offset, event)`` at each of ``offsets`` that exists, in that order."""
         ...
 
     def forget_user(self, user_id: str) -> int:

@@ -57,17 +57,11 @@ class MemoryStore:
         """Return the number of events (forgotten ones not counted)."""
         return len(self._events) - self._forgotten
 
-    def user_events(self, user_id: str, limit: int) -> list[tuple[int, Event]]:
-        """Return up to ``limit`` of the user's ``(offset, event)``, newest first."""
+    def events_at(self, offsets: Sequence[int]) -> list[tuple[int, Event]]:
+        """Return the ``(offset, event)`` at each of ``offsets`` that exists, in that order."""
         with self._lock:
-            found = [
-                (offset, event)
-                for offset, event in zip(
-                    range(len(self._events), 0, -1), reversed(self._events), strict=True
-                )
-                if event.user_id == user_id
-            ]
-        return found[:limit]
+            n = len(self._events)
+            return [(o, self._events[o - 1]) for o in dict.fromkeys(offsets) if 1 <= o <= n]
 
     def forget_user(self, user_id: str) -> int:
         """Empty the user's events (offsets stay) and delete their profile."""
