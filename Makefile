@@ -19,8 +19,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-# The dashboard's browser test drives Debian's chromium (tests/serving/test_dashboard_browser.py):
-# installed here where apt-get runs as root, else that test skips and says why.
+# The browser tests (tests/serving/test_*_browser.py) drive Debian's chromium: installed here
+# where apt-get runs as root, else those tests skip and say why.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \

@@ -8,13 +8,17 @@ are not fitted to the data they are judged on.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from freshrec.errors import ValidationError
 from freshrec.types import BUILTIN_EVENT_TYPES
+
+# The host[:port] of a web origin: no path, query, fragment, user info or blank.
+_ORIGIN_HOST = re.compile(r"([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
 class _Section(BaseModel):
@@ -288,10 +292,34 @@ class ServingConfig(_Section):
     a server: answers run in parallel (no exclusive lock on reads), and OpenBLAS's own two
     threads per mat-vec on a 2-core box made two reader threads slower than one
     (``bench/read_threads.py``: 0.6x with two BLAS threads, 1.6x with one).
+
+    ``cors_origins``: web origins (``scheme://host[:port]``) whose pages may call the API from
+    a browser (CORS); ``freshrec serve --cors-origin`` adds to them. Browsers send the origin
+    without a path and with the host in lower case, and only an exact match is allowed, so a
+    path or a trailing slash is refused here instead of never matching.
     """
 
     cache: AnswerCacheConfig = AnswerCacheConfig()
     blas_threads: int = Field(default=1, ge=0)
+    cors_origins: tuple[str, ...] = ()
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        normal = []
+        for origin in origins:
+            scheme, sep, host = origin.partition("://")
+            if (
+                scheme.lower() not in ("http", "https")
+                or not sep
+                or not _ORIGIN_HOST.fullmatch(host)
+            ):
+                raise ValueError(
+                    f"{origin!r} is not a web origin: write scheme://host[:port], "
+                    "e.g. https://shop.example, with no path or trailing slash"
+                )
+            normal.append(f"{scheme.lower()}://{host.lower()}")
+        return tuple(dict.fromkeys(normal))
 
 
 class MeasurementConfig(_Section):

@@ -1,7 +1,8 @@
 """The dashboard in a real headless Chromium, against a real keyed server with simulated traffic.
 
 Chromium (Debian's ``chromium``; ``make test`` installs it where it can) is driven over the
-DevTools protocol on a pipe (``--remote-debugging-pipe``), so no driver package is needed.
+DevTools protocol on a pipe (``--remote-debugging-pipe``, ``browser.DevTools``), so no driver
+package is needed.
 The test loads ``/dashboard`` with a read key, then checks: no console error, no request to
 any other origin, the charts' DOM holds the numbers the API returns, and the charts are laid
 out. The screenshot goes to the test's tmp folder, and to ``docs/img/dashboard.png`` with
@@ -11,14 +12,9 @@ out. The screenshot goes to the test's tmp folder, and to ``docs/img/dashboard.p
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
-import queue
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +31,8 @@ from freshrec.serving import KeyStore, Scope, create_app
 from freshrec.simulate import ShopConfig, SyntheticShop
 from freshrec.simulate.live import LiveShoppers
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from .browser import CHROMIUM, DevTools, free_port
+
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
 WIDTH = 1280
 SCALE = 0.85
@@ -54,76 +51,6 @@ pytestmark = [
         reason="chromium is not installed (make test installs Debian's chromium as root)",
     ),
 ]
-
-
-class DevTools:
-    """A Chromium over the DevTools protocol on a pipe: JSON messages ended by NUL bytes."""
-
-    def __init__(self, binary: str, profile: Path) -> None:
-        to_browser, self._commands = os.pipe()
-        self._replies, from_browser = os.pipe()
-        # Chromium reads commands on fd 3 and writes replies on fd 4: a tiny exec wrapper puts
-        # the pipes there (no preexec_fn: the server's threads are already running).
-        wrapper = "import os,sys;os.dup2(int(sys.argv[1]),3);os.dup2(int(sys.argv[2]),4);"
-        wrapper += "os.execv(sys.argv[3],sys.argv[3:])"
-        flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-        flags += ["--no-first-run", "--remote-debugging-pipe", f"--user-data-dir={profile}"]
-        flags.append("about:blank")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", wrapper, str(to_browser), str(from_browser), binary, *flags],
-            pass_fds=(to_browser, from_browser),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(to_browser)
-        os.close(from_browser)
-        self.events: list[dict[str, Any]] = []
-        self._inbox: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._next_id = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        buffer = b""
-        while chunk := os.read(self._replies, 1 << 16):
-            buffer += chunk
-            *messages, buffer = buffer.split(b"\0")
-            for message in messages:
-                self._inbox.put(json.loads(message))
-
-    def call(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
-        """Send one command and return its result; events meanwhile go to ``events``."""
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
-        if session is not None:
-            message["sessionId"] = session
-        os.write(self._commands, json.dumps(message).encode() + b"\0")
-        while True:
-            reply = self._inbox.get(timeout=30)
-            if reply.get("id") == self._next_id:
-                assert "error" not in reply, reply
-                result: dict[str, Any] = reply["result"]
-                return result
-            self.events.append(reply)
-
-    def wait_for(self, method: str, timeout: float = 30.0) -> dict[str, Any]:
-        """Return the next event called ``method`` (events before it go to ``events``)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            event = self._inbox.get(timeout=max(deadline - time.monotonic(), 0.01))
-            self.events.append(event)
-            if event.get("method") == method:
-                return event
-
-    def close(self) -> None:
-        # Already gone or not answering: the process is stopped below all the same.
-        with contextlib.suppress(Exception):
-            self.call("Browser.close")
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._commands)
 
 
 def simulate(engine: Engine, activity: Any, now: float) -> None:
@@ -153,12 +80,6 @@ def simulate(engine: Engine, activity: Any, now: float) -> None:
         engine.ingest([{**event, "timestamp": int(at) + 1} for event in events])
         if at > now - 300:
             activity.record((event["item_id"] for event in events), now=at + 1)
-
-
-def free_port() -> socket.socket:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    return listener
 
 
 @pytest.fixture

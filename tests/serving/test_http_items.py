@@ -139,7 +139,10 @@ def test_batch_body_must_be_a_list(client: TestClient) -> None:
 def test_users_put_post_get(client: TestClient, engine: Engine) -> None:
     put = client.put("/v1/users/u1", json={"text": "likes jazz", "properties": {"age": 30}})
     assert put.status_code == 200
-    assert put.json() == {"user_id": "u1", "text": "likes jazz", "properties": {"age": 30}}
+    assert put.json() == {
+        "user_id": "u1", "text": "likes jazz", "properties": {"age": 30},
+        "profile": True, "events": 0,
+    }  # fmt: skip
     assert client.get("/v1/users/u1").json() == put.json()
     batch = client.post("/v1/users", json=[{"user_id": "u2"}, {"user_id": "u3", "text": "x"}])
     assert batch.json() == {"written": 2}
@@ -151,7 +154,7 @@ def test_user_errors(client: TestClient) -> None:
     assert missing.status_code == 404
     assert error_of(missing) == {
         "code": "unknown_user",
-        "message": "no profile stored for user_id 'ghost'",
+        "message": "no profile or events for user_id 'ghost'",
         "field": "user_id",
     }
     unknown = client.put("/v1/users/u1", json={"age": 3})

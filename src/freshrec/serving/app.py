@@ -33,8 +33,11 @@ from freshrec.serving.activity import EventActivity
 from freshrec.serving.auth import KeyStore
 from freshrec.serving.cache import RecommendationCache
 from freshrec.serving.context import ServingContext
+from freshrec.serving.cors import CorsMiddleware
+from freshrec.serving.docs_page import install_docs
 from freshrec.serving.errors import install_error_handlers
 from freshrec.serving.metrics import MetricsMiddleware, ServingMetrics
+from freshrec.serving.query_names import REJECT_UNKNOWN_QUERY
 from freshrec.serving.schemas import request_schemas
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         # The server has stopped taking requests and drained in-flight ones by now.
         context.ready = False
+        if context.keys is not None:  # when keys were last used: written once a minute
+            await run_in_threadpool(context.keys.flush)
         context.scoring.stop()
         if context.close_engine:
             await run_in_threadpool(context.engine.close)
@@ -95,6 +100,7 @@ def create_app(
     open_access: bool = False,
     max_body_bytes: int = 1_000_000,
     close_engine: bool = True,
+    cors_origins: Iterable[str] = (),
 ) -> FastAPI:
     """Return the HTTP app serving ``engine``; shutting the app down closes the engine.
 
@@ -105,12 +111,19 @@ def create_app(
         max_body_bytes: larger request bodies are refused with 413.
         close_engine: close (flush) the engine at shutdown; False when the caller owns it
             and may start the app again (tests, embedding in a larger program).
+        cors_origins: web origins whose pages may call the API from a browser, added to
+            ``serving.cors_origins`` (``scheme://host[:port]``).
 
     Raises:
         ValueError: no ``auth`` and not ``open_access``, so nothing could be called.
+        freshrec.errors.ValidationError: a CORS origin is not ``scheme://host[:port]``.
     """
     if auth is None and not open_access:
         raise ValueError("create_app needs a KeyStore unless open_access is set")
+    origins = [*engine.config.serving.cors_origins, *cors_origins]
+    origins = list(
+        engine.config.merged({"serving": {"cors_origins": origins}}).serving.cors_origins
+    )
     wanted = engine.config.serving.cache
     cache = RecommendationCache(wanted.max_entries, wanted.max_bytes, wanted.max_age_seconds)
     metrics = ServingMetrics(
@@ -121,6 +134,9 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
+        dependencies=[REJECT_UNKNOWN_QUERY],
+        docs_url=None,  # served from installed files, not a CDN (``docs_page``)
+        redoc_url=None,
     )
     app.state.serving = ServingContext(
         engine=engine,
@@ -134,6 +150,9 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outermost, so that refusals (401, 413, ...) reach a permitted page's script too.
+    app.add_middleware(CorsMiddleware, origins=origins)
+    install_docs(app)
     routers = (
         routes_ops,
         routes_items,

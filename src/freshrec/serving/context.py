@@ -13,6 +13,7 @@ from freshrec.serving.auth import KeyStore
 from freshrec.serving.cache import RecommendationCache
 from freshrec.serving.metrics import ServingMetrics
 from freshrec.serving.scoring import ReadWorker
+from freshrec.serving.sessions import DashboardSessions
 
 
 @dataclass(slots=True)
@@ -30,6 +31,7 @@ class ServingContext:
         close_engine: whether shutdown closes the engine.
         ready: True between start-up and shutdown (``/health/ready``).
         scoring: the thread that answers run on (``serving.scoring``).
+        sessions: browsers signed in to the dashboard (``serving.sessions``).
     """
 
     engine: Engine
@@ -42,6 +44,7 @@ class ServingContext:
     close_engine: bool = True
     ready: bool = False
     scoring: ReadWorker = field(default_factory=ReadWorker)
+    sessions: DashboardSessions = field(default_factory=DashboardSessions)
 
 
 def context_of(request: Request) -> ServingContext:

@@ -4,6 +4,7 @@ One server-rendered page that refreshes itself every few seconds. Its charts are
 here by pygal and inlined (``charts``): the page loads nothing else, runs no script and
 works alike on a keyed server and in open access. Each panel says where its numbers come
 from; looking up a user computes a preview answer that is neither cached nor attributed.
+On a keyed server a browser without a key signs in through a form (``sign_in``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
-from freshrec.serving.access import READ
+from freshrec.serving.access import Credentials
 from freshrec.serving.context import Ctx, ServingContext
+from freshrec.serving.dashboard import sign_in
 from freshrec.serving.dashboard.experiments import experiments
 from freshrec.serving.dashboard.inspector import inspector
 from freshrec.serving.dashboard.markup import STYLE, clock, e, section, table
@@ -27,14 +29,22 @@ from freshrec.serving.schemas import ERRORS
 __all__ = ["REFRESH_SECONDS", "render", "router"]
 
 router = APIRouter(tags=["dashboard"])
+router.include_router(sign_in.router)
 
 REFRESH_SECONDS = 5
 
 
-def render(ctx: ServingContext, user_id: str | None, n: int, now: float | None = None) -> str:
+def render(
+    ctx: ServingContext,
+    user_id: str | None,
+    n: int,
+    now: float | None = None,
+    signed_in: bool = False,
+) -> str:
     """Return the whole page as HTML, as of ``now`` (unix seconds; default: the clock).
 
     ``user_id``: show the user inspector for this user, answering with ``n`` items.
+    ``signed_in``: the browser came with a sign-in cookie; the header offers to sign out.
     """
     current = time.time() if now is None else now
     stats: dict[str, Any] = ctx.engine.stats()
@@ -49,11 +59,15 @@ def render(ctx: ServingContext, user_id: str | None, n: int, now: float | None =
         f"<input name=user value='{e(user_id or '')}'></label> "
         "<button>Show recommendations</button></form>"
     )
+    sign_out = (
+        f"<form method=post action={sign_in.SIGN_OUT} class=sign-out>"
+        "<button>Sign out</button></form>"
+    )
     header = (
         "<header><h1>freshrec</h1>"
         f"<span class=stamp>{clock(current, True)} UTC · refreshes every {REFRESH_SECONDS} s"
         "</span><a href=/docs>API docs</a><a href=/metrics>metrics</a>"
-        f"{form}</header>"
+        f"{form}{sign_out if signed_in else ''}</header>"
     )
     engine_table = section(
         "Engine",
@@ -85,18 +99,28 @@ def render(ctx: ServingContext, user_id: str | None, n: int, now: float | None =
 @router.get(
     "/dashboard",
     response_class=HTMLResponse,
-    dependencies=[READ],
     summary="Dashboard",
-    responses={k: v for k, v in ERRORS.items() if k in (401, 403, 422)},
+    responses={
+        **{k: v for k, v in ERRORS.items() if k in (401, 403, 422)},
+        303: {"description": "A browser without a key: to the sign-in form."},
+    },
 )
 def dashboard(
     request: Request,
     ctx: Ctx,
+    credentials: Credentials,
     user: Annotated[str | None, Query(description="Show this user's answer.")] = None,
     n: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> HTMLResponse:
-    """Return the dashboard page (refreshes itself every 5 seconds)."""
-    page = render(ctx, user or None, n).encode()
+) -> Response:
+    """Return the dashboard page (refreshes itself every 5 seconds).
+
+    Scope read (or admin): ``Authorization: Bearer <key>``, or a browser's sign-in cookie.
+    """
+    del credentials  # declared for the OpenAPI security scheme; ``sign_in.gate`` checks
+    refused, signed_in = sign_in.gate(request, ctx)
+    if refused is not None:
+        return refused
+    page = render(ctx, user or None, n, signed_in=signed_in).encode()
     # Live figures: a cached copy would show a stale page after the refresh.
     headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):

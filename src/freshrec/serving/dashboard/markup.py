@@ -17,7 +17,9 @@ margin:0;color:#1f2328;background:#f4f5f7}
 header{background:#1f2937;color:#f9fafb;padding:.8em 1.5em;display:flex;gap:1.5em;
 align-items:center;flex-wrap:wrap}
 header h1{font-size:1.3em;margin:0}header a{color:#cbd5e1}header .stamp{color:#9ca3af}
-header form{margin-left:auto}
+header form{margin-left:auto}header form.sign-out{margin-left:0}
+header .sign-out button{background:none;color:#cbd5e1;padding:0;text-decoration:underline;
+cursor:pointer}
 input{font:inherit;padding:.25em .5em;border:1px solid #94a3b8;border-radius:4px}
 button{font:inherit;padding:.25em .8em;border:0;border-radius:4px;background:#4269d0;color:#fff}
 main{padding:1em 1.5em;max-width:1400px;margin:0 auto}
