@@ -21,8 +21,8 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
+from freshrec import __version__, scenarios
 from freshrec import cli_output as show
-from freshrec import scenarios
 from freshrec.cli_experiment import register as register_experiment
 from freshrec.config import EngineConfig
 from freshrec.engine import DB_FILE, Engine
@@ -34,6 +34,7 @@ from freshrec.errors import (
 )
 from freshrec.evaluation import replay as replay_log
 from freshrec.evaluation import temporal_split_evaluate
+from freshrec.evaluation.replay import ReplayReport
 from freshrec.readers import read_events_any, read_items, read_movielens
 from freshrec.readers.files import (
     BadRow,
@@ -57,9 +58,30 @@ app = typer.Typer(
     help="freshrec: a real-time recommendation engine where every event changes the next answer.",
     no_args_is_help=True,
     add_completion=False,
+    cls=show.FlagHelpGroup,
 )
 register_serving(app)
 register_experiment(app)
+
+
+def print_version(asked: bool) -> None:
+    """``--version``: print ``freshrec <version>`` and stop before any command runs."""
+    if asked:
+        typer.echo(f"freshrec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """freshrec: a real-time recommendation engine where every event changes the next answer."""
+
 
 EventsOption = Annotated[
     Path,
@@ -257,6 +279,7 @@ def replay(
             "--settings",
             exists=True,
             dir_okay=False,
+            metavar="<file>",
             help="A partial settings tree (JSON) over --config; repeat to compare several.",
         ),
     ] = None,
@@ -272,16 +295,33 @@ def replay(
     log, catalogue, _ = load_log(events, items, base, strict)
     if len(variants) < 2:
         settings = variants[0][1] if variants else base
-        with show.progress_bar("replaying", len(log), "events") as advance:
-            report = replay_log(log, catalogue, k, scenario, settings, advance)
+        report = replay_with_progress(log, catalogue, k, scenario, settings, "replaying")
         show.summary(f"replay of {events.name} (scenario {scenario})", report.to_dict(), as_json)
         return
     rows = []
     for (name, settings), path in zip(variants, compare or (), strict=True):
-        with show.progress_bar(f"replaying ({name})", len(log), "events") as advance:
-            report = replay_log(log, catalogue, k, scenario, settings, advance)
+        report = replay_with_progress(log, catalogue, k, scenario, settings, f"replaying ({name})")
         rows.append({"name": name, "settings": str(path), **report.to_dict()})
     show.comparison(f"replay of {events.name} (scenario {scenario})", rows, k, as_json)
+
+
+def replay_with_progress(
+    log: list[Event],
+    catalogue: list[Item],
+    k: int,
+    scenario: str,
+    settings: EngineConfig,
+    label: str,
+) -> ReplayReport:
+    """Return ``replay_log``'s report, with progress bars for the catalogue and the events.
+
+    Loading the catalogue has the language model read every item text, which can take
+    minutes before the first event; the events' bar starts its clock at the first event.
+    """
+    with show.progress_bars() as bars:
+        loading = bars.add("loading items", len(catalogue), "items") if catalogue else None
+        replaying = bars.add(label, len(log), "events", start=not catalogue)
+        return replay_log(log, catalogue, k, scenario, settings, replaying, loading=loading)
 
 
 @app.command()
@@ -302,8 +342,10 @@ def evaluate(
     check_scenario(scenario)
     settings = load_config(config)
     log, catalogue, _ = load_log(events, items, settings, strict)
-    with show.err.status("training and evaluating"):
-        summary = temporal_split_evaluate(log, catalogue, k, test_fraction, settings, scenario)
+    with show.progress_bars() as bars:
+        summary = temporal_split_evaluate(
+            log, catalogue, k, test_fraction, settings, scenario, bars.step
+        )
     show.summary(f"temporal split of {events.name}", summary, as_json)
 
 
@@ -357,10 +399,16 @@ def import_(
     ] = None,
     strict: StrictOption = False,
     batch: Annotated[int, typer.Option("--batch", min=1, help="Events per ingest call.")] = 1000,
-    train: Annotated[bool, typer.Option(help="Train once after the import.")] = True,
+    no_train: Annotated[
+        bool,
+        typer.Option("--no-train", help="Do not train after the import (`freshrec train` later)."),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Load items, users and events into a durable engine (all files are read first)."""
+    """Load items, users and events into a durable engine (all files are read first).
+
+    Then trains once, unless --no-train or the log is shorter than training.min_events.
+    """
     settings = load_config(config)
     # Read (and with --strict validate) everything before the store is opened: a rejected
     # file leaves nothing behind.
@@ -387,8 +435,9 @@ def import_(
                 duplicates += result.duplicates
                 rejected += [(start * batch + i + 1, text) for i, text in result.errors]
                 advance(len(chunk))
-        if train and engine.stats()["events"] >= settings.training.min_events:
-            engine.train()
+        if not no_train and engine.stats()["events"] >= settings.training.min_events:
+            with show.progress_bars() as bars:
+                engine.train(bars.step)
         stats = engine.stats()
     # The rows were valid when read; the engine re-checks them against its own clock.
     show.bad_rows("the valid events (numbered from 1)", rejected, accepted + duplicates)
@@ -396,11 +445,14 @@ def import_(
         "items": len(catalogue),
         "items listed from the events": listed,
         "item ids not in the catalogue": stats["unlisted_items"],
-        "users": len(profiles),
+        "users": len({event.user_id for event in log} | {user.user_id for user in profiles}),
+        "user profiles": len(profiles),
         "events read": len(log),
         "accepted": accepted,
         "duplicates": duplicates,
         "bad rows": bad + bad_users + len(rejected),
+        "items stored": stats["catalogue_items"],
+        "users stored": stats["users"],
         "events stored": stats["events"],
         "model version": stats["model_version"],
     }
@@ -413,8 +465,8 @@ def train(data: StoreOption, config: ConfigOption = None) -> None:
     """Retrain the batch models on the whole log and save the new version."""
     with open_store(data, load_config(config)) as engine:
         started = time.perf_counter()
-        with show.err.status("training"):
-            version = engine.train()
+        with show.progress_bars() as bars:
+            version = engine.train(bars.step)
         seconds = round(time.perf_counter() - started, 3)
         summary = {"version": version, "seconds": seconds, **engine.stats()}
     show.summary(f"trained {data}", summary)

@@ -23,6 +23,7 @@ experiment_app = typer.Typer(
     name="experiment",
     help="Online experiments: run one against simulated users.",
     no_args_is_help=True,
+    cls=show.FlagHelpGroup,
 )
 
 

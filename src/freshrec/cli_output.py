@@ -1,8 +1,8 @@
-"""Terminal presentation for ``freshrec.cli``: consoles, progress bars and tables.
+"""Terminal presentation for ``freshrec.cli``: consoles, progress bars, tables and help.
 
 Machine-readable output (``--json``) is the only thing a command writes to stdout when asked
 for it; everything meant for people (tables, progress, warnings) can go to stderr instead, so
-``freshrec replay --json | jq`` works.
+``freshrec replay --json | jq`` works. Progress bars show only when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console, Group
+from rich.filesize import decimal
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -28,9 +32,12 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+from typer import _click as click  # typer vendors click: these are the classes it builds
+from typer.core import TyperGroup, TyperOption
 
 from freshrec.engine import Engine
 from freshrec.errors import UnknownItemError
+from freshrec.serving.auth import KeyInfo, KeyStatus
 from freshrec.simulate import SyntheticShop
 from freshrec.types import Recommendation
 
@@ -47,40 +54,119 @@ def error(message: str) -> None:
     err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
-@contextmanager
-def progress_bar(
-    description: str, total: int | None, unit: str = "rows"
-) -> Iterator[Callable[[int], None]]:
-    """Show a progress bar on stderr; yield ``advance(amount)``.
+class _Amount(ProgressColumn):
+    """Done of total: sizes for a ``unit="bytes"`` task, counts for any other."""
 
-    Args:
-        description: the label left of the bar.
-        total: the amount at completion (``None``: unknown).
-        unit: ``"bytes"`` shows sizes and speeds, anything else counts.
+    def __init__(self) -> None:
+        super().__init__()
+        self._bytes = DownloadColumn()
+        self._count = MofNCompleteColumn()
 
-    The bar is filled to ``total`` when the block ends normally, since callers report in
-    coarse steps (every 1,000 events, every 2,048 lines). Off when stderr is not a terminal.
+    def render(self, task: Task) -> Text:
+        column = self._bytes if task.fields.get("unit") == "bytes" else self._count
+        return column.render(task)
+
+
+class _Rate(ProgressColumn):
+    """Speed in the task's unit: ``4,512 events/s``, ``1.2 MB/s`` (blank until measured)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None:
+            return Text("")
+        unit = task.fields.get("unit") or ""
+        if unit == "bytes":
+            return Text(f"{decimal(int(speed))}/s", style="progress.data.speed")
+        shown = f"{speed:,.0f}" if speed >= 10 else f"{speed:.2g}"
+        return Text(f"{shown} {unit}/s".replace(" /s", "/s"), style="progress.data.speed")
+
+
+class Bars:
+    """Progress bars on one display, made by ``progress_bars``.
+
+    ``add`` makes a bar and returns its ``advance(amount)``; ``step`` is the callback shape
+    of the library's multi-step work (``freshrec.training.trainer.StepProgress``): one bar
+    per step name, made when the step first reports.
     """
-    amount = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: list[TaskID] = []
+        self._steps: dict[str, TaskID] = {}
+
+    def add(
+        self, description: str, total: int | None, unit: str = "rows", start: bool = True
+    ) -> Callable[[int], None]:
+        """Add a bar; return ``advance(amount)``.
+
+        Args:
+            description: the label left of the bar.
+            total: the amount at completion (``None``: unknown).
+            unit: ``"bytes"`` shows sizes and speeds; anything else counts, ``N unit/s``.
+            start: False starts the clock (elapsed, rate, ETA) at the first advance, for a
+                bar shown while earlier work still runs.
+        """
+        progress = self._progress
+        task = progress.add_task(description, total=total, start=start, unit=unit)
+        self._tasks.append(task)
+        started = start
+
+        def advance(amount: int) -> None:
+            nonlocal started
+            if not started:
+                progress.start_task(task)
+                started = True
+            progress.advance(task, amount)
+
+        return advance
+
+    def step(self, name: str, done: int, total: int) -> None:
+        """Show step ``name`` at ``done`` of ``total`` (its bar is made on its first report)."""
+        task = self._steps.get(name)
+        if task is None:
+            task = self._steps[name] = self._progress.add_task(name, total=total, unit="")
+            self._tasks.append(task)
+        self._progress.update(task, completed=done, total=total)
+
+    def fill(self) -> None:
+        """Fill every bar with a known total (callers report in coarse steps)."""
+        for task in self._tasks:
+            total = self._progress.tasks[task].total
+            if total is not None:
+                self._progress.update(task, completed=total)
+
+
+@contextmanager
+def progress_bars() -> Iterator[Bars]:
+    """Show progress bars (label, bar, percent, amount, rate, elapsed, ETA) on stderr.
+
+    Yields a ``Bars`` to add them to. The bars are filled to their totals when the block
+    ends normally. Off when stderr is not a terminal, so logs and ``--json`` stay clean.
+    """
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
-        amount,
+        _Amount(),
+        _Rate(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
         disable=not err.is_terminal,
     )
     with progress:
-        task = progress.add_task(description, total=total)
+        bars = Bars(progress)
+        yield bars
+        bars.fill()
 
-        def advance(step: int) -> None:
-            progress.advance(task, step)
 
-        yield advance
-        if total is not None:
-            progress.update(task, completed=total)
+@contextmanager
+def progress_bar(
+    description: str, total: int | None, unit: str = "rows"
+) -> Iterator[Callable[[int], None]]:
+    """Show one progress bar on stderr (see ``progress_bars``); yield ``advance(amount)``."""
+    with progress_bars() as bars:
+        yield bars.add(description, total, unit)
 
 
 def bad_rows(what: str, errors: Sequence[tuple[int, str]], kept: int) -> None:
@@ -185,6 +271,65 @@ def recommendations_table(
     if not recommendations:
         table.add_row("", "(nothing to recommend)", "", "", "", "")
     return table
+
+
+def keys_table(
+    title: str, keys: Sequence[KeyInfo], when: Callable[[float | None, str], str]
+) -> Table:
+    """Return a table of API keys: id, scope, created, last used, expires, status.
+
+    Args:
+        title: caption above the table.
+        keys: as ``KeyStore.list_keys`` returns them.
+        when: ``(unix seconds or None, text for None) -> shown time``.
+    """
+    table = Table(title=title, title_justify="left")
+    table.add_column("id", no_wrap=True)  # copied into `freshrec keys revoke`
+    for column in ("scope", "created", "last used", "expires", "status"):
+        table.add_column(column)
+    styles = {KeyStatus.ACTIVE: "green", KeyStatus.EXPIRED: "yellow", KeyStatus.REVOKED: "red"}
+    for key in keys:
+        status = key.status.value
+        if key.status is KeyStatus.REVOKED:
+            status = f"revoked {when(key.revoked_at, '')}"
+        table.add_row(
+            key.key_id,
+            key.scope.value,
+            when(key.created_at, ""),
+            when(key.last_used_at, "never"),
+            when(key.expires_at, "never"),
+            Text(status, style=styles[key.status]),
+        )
+    return table
+
+
+def _hide_flag_types(params: Sequence[click.Parameter | None]) -> None:
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""  # typer prints the metavar instead of the type when one is set
+
+
+class FlagHelpGroup(TyperGroup):
+    """A command group whose ``--help`` pages show no ``<bool>`` beside flags.
+
+    typer's rich help prints a type beside every option, flags included (``--json <bool>``,
+    ``--help <bool>``), though a flag takes no value. This clears it for the group's own
+    flags and for those of every command it hands out; groups nested in it need this class
+    too (``typer.Typer(cls=FlagHelpGroup)``).
+    """
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        """Return the group's parameters, its flags without a type in the help."""
+        params = super().get_params(ctx)
+        _hide_flag_types(params)
+        return params
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Return the command named ``cmd_name``, its flags without a type in the help."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _hide_flag_types(command.get_params(ctx))
+        return command
 
 
 @dataclass

@@ -29,7 +29,7 @@ from freshrec.training.install import (
     prepare,
     to_artifact,
 )
-from freshrec.training.trainer import BatchWeights
+from freshrec.training.trainer import ENCODING_STEP, BatchWeights, StepProgress
 from freshrec.types import EventBatch, FloatArray
 from freshrec.upkeep import Upkeep
 
@@ -127,14 +127,16 @@ class Retrainer:
         if self._trainer.request():
             self._retrain_requested_at = now
 
-    def train(self) -> str:
+    def train(self, progress: StepProgress | None = None) -> str:
         """Retrain the batch models on the whole log and swap them in; return the version.
 
         The fit runs on a snapshot of the log while answers keep flowing from the current
         weights; the new weights are then installed into the live models, whose per-user
         state already holds every event that arrived meanwhile (those fold in as usual).
+        ``progress`` hears of the item texts encoded first and of the fit's steps.
         """
-        self._content.flush()  # outside the engine lock: the encoder's callback takes it
+        # Outside the engine lock: the encoder's callback takes it.
+        self._content.flush(self._encoding_progress(progress))
         with self._train_lock:
             with self._lock.writing():
                 seen = len(self._state.columns)
@@ -144,16 +146,32 @@ class Retrainer:
                 previous = factors.trained_state()[0] if warm else None
                 self._encoded_while_training = []
             try:
-                version = self._fit_and_swap(seen, events, previous)
+                version = self._fit_and_swap(seen, events, previous, progress)
                 self._cold_next = False
                 return version
             finally:  # a failed fit must not leave the list growing until the next one
                 with self._lock.writing():
                     self._encoded_while_training = None
 
-    def _fit_and_swap(self, seen: int, events: EventBatch, previous: FloatArray | None) -> str:
+    @staticmethod
+    def _encoding_progress(progress: StepProgress | None) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+
+        def encoded(done: int, total: int) -> None:
+            progress(ENCODING_STEP, done, total)
+
+        return encoded
+
+    def _fit_and_swap(
+        self,
+        seen: int,
+        events: EventBatch,
+        previous: FloatArray | None,
+        progress: StepProgress | None = None,
+    ) -> str:
         """``train`` after its snapshot: fit and prepare off the lock, then swap under it."""
-        weights = fit_batch_models(self.config, events, previous)
+        weights = fit_batch_models(self.config, events, previous, progress)
         warm = previous is not None and self.config.factors.warm_start_iterations > 0
         index = self._new_factor_index(weights, warm)
         placement = None
@@ -224,12 +242,12 @@ class Retrainer:
         if self.config.blend.factors > 0:
             self._content.place(self._models.factors, len(self._state.items), refit, only)
 
-    def encode_pending(self, progress: bool = False) -> None:
+    def encode_pending(self, progress: StepProgress | None = None) -> None:
         """Encode every item text still waiting for the language model, now (bulk imports).
 
         Texts are otherwise encoded on a worker thread shortly after their upsert.
         """
-        self._content.flush(progress)
+        self._content.flush(self._encoding_progress(progress))
 
     def wait_for_training(self, timeout: float | None = None) -> None:
         """Block until a background retrain (if running) has finished and is fully indexed.

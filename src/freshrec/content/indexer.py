@@ -119,23 +119,24 @@ class ContentIndexer:
         if wanted:
             self._encode(wanted)
 
-    def flush(self, progress: bool = False) -> None:
-        """Encode everything waiting, in the caller's thread, optionally with a progress bar."""
+    def flush(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Encode everything waiting, in the caller's thread.
+
+        Args:
+            progress: called with ``(items encoded, items in all)`` after each batch (the
+                total grows when items are submitted meanwhile).
+        """
         total = len(self._pending)
         if not total:
             return
-        if not progress:
-            while self._pending:
-                self._encode(self._take(4 * self.batch_size))
-            return
-        from rich.progress import Progress  # the bar is for bulk imports only
-
-        with Progress(transient=True) as bar:
-            task = bar.add_task(f"encoding {total:,} items ({self.encoder.name})", total=total)
-            while self._pending:
-                batch = self._take(4 * self.batch_size)
-                self._encode(batch)
-                bar.advance(task, len(batch))
+        done = 0
+        while self._pending:
+            batch = self._take(4 * self.batch_size)
+            self._encode(batch)
+            done += len(batch)
+            if progress is not None:
+                total = max(total, done + len(self._pending))
+                progress(done, total)
 
     def close(self) -> None:
         """Stop the worker; what is still pending stays unencoded (its text is in the store)."""

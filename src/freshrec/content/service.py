@@ -218,8 +218,11 @@ class ContentService:
         if self._indexer is not None:
             self._indexer.ensure(iidxs)
 
-    def flush(self, progress: bool = False) -> None:
-        """Encode everything waiting (before a retrain; after a bulk import)."""
+    def flush(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Encode everything waiting (before a retrain; after a bulk import).
+
+        ``progress`` is called with ``(items encoded, items in all)`` after each batch.
+        """
         if self._indexer is not None:
             self._indexer.flush(progress)
 

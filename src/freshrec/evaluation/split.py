@@ -12,10 +12,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from freshrec.config import EngineConfig
-from freshrec.engine import MAX_N, Engine
+from freshrec.engine import APPLY_CHUNK_ITEMS, MAX_N, Engine
 from freshrec.errors import ValidationError
 from freshrec.evaluation.metrics import coverage, hit_rate, ndcg, recall
+from freshrec.training.trainer import StepProgress
 from freshrec.types import Event, Item
+
+# Step names ``temporal_split_evaluate`` reports, besides ``Engine.train``'s.
+LOADING_STEP = "loading items"
+INGEST_STEP = "ingesting events"
+EVALUATE_STEP = "evaluating users"
+_INGEST_CHUNK = 50_000
+_USERS_PER_REPORT = 100
 
 
 def temporal_split_evaluate(
@@ -25,6 +33,7 @@ def temporal_split_evaluate(
     test_fraction: float = 0.2,
     config: EngineConfig | None = None,
     scenario: str = "home",
+    progress: StepProgress | None = None,
 ) -> dict[str, Any]:
     """Train on the oldest events, then score one top-``k`` list per user on the newest.
 
@@ -43,6 +52,8 @@ def temporal_split_evaluate(
         test_fraction: share of the events held out, in (0, 1).
         config: engine settings (automatic retrains are switched off; one ``train`` runs).
         scenario: which scenario answers.
+        progress: hears of ``LOADING_STEP``, ``INGEST_STEP``, the training steps
+            (``Engine.train``) and ``EVALUATE_STEP``, in that order.
 
     Returns:
         ``{"events", "train_events", "test_events", "users_evaluated", "recall@k",
@@ -88,15 +99,28 @@ def temporal_split_evaluate(
     )
     sums = {"recall": 0.0, "ndcg": 0.0, "hr": 0.0}
     recommended: set[str] = set()
+
+    def report(step: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(step, done, total)
+
     with Engine.open(None, quiet, background_training=False) as engine:
         if items:
-            engine.upsert_items(item.to_dict() for item in items)
+            # In the engine's own apply chunks: the encoder sees the same batches as one
+            # upsert of everything would give it.
+            for at in range(0, len(items), APPLY_CHUNK_ITEMS):
+                engine.upsert_items(item.to_dict() for item in items[at : at + APPLY_CHUNK_ITEMS])
+                report(LOADING_STEP, min(at + APPLY_CHUNK_ITEMS, len(items)), len(items))
         else:  # the events are the catalogue: list what the train part holds, explicitly
             engine.list_bare_items(event.item_id for event in train)
         if train:
-            engine.ingest([event._asdict() for event in train])
-            engine.train()
-        for user_id in sorted(relevant):
+            for at in range(0, len(train), _INGEST_CHUNK):
+                engine.ingest([event._asdict() for event in train[at : at + _INGEST_CHUNK]])
+                report(INGEST_STEP, min(at + _INGEST_CHUNK, len(train)), len(train))
+            engine.train(progress)
+        for number, user_id in enumerate(sorted(relevant), 1):
+            if number % _USERS_PER_REPORT == 0:
+                report(EVALUATE_STEP, number, len(relevant))
             ranked = [r.item_id for r in engine.recommend(user_id, k, scenario, explain=False)]
             wanted = relevant[user_id]
             sums["recall"] += recall(ranked, wanted, k)

@@ -7,6 +7,7 @@ while answers keep flowing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,13 +78,17 @@ def _latest_signal_positive(events: EventBatch) -> np.ndarray:
 
 
 def train(
-    config: FactorsConfig, events: EventBatch, warm_start: FloatArray | None = None
+    config: FactorsConfig,
+    events: EventBatch,
+    warm_start: FloatArray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> TrainedFactors:
     """Train ALS on the positives in ``events`` and solve its users against the result.
 
     With ``warm_start`` (the previous item factors, shape [n_old_items, k]) ALS starts from
     them and runs ``warm_start_iterations`` sweeps instead of ``iterations``: a retrain on a
     log that grew a little converges in a few sweeps from where the last one ended.
+    ``progress`` is called with ``(sweeps done, sweeps in all)`` after each sweep.
     """
     matrix = positives_matrix(events)
     n_items, k = matrix.shape[1], config.factors
@@ -103,7 +108,15 @@ def train(
     with threadpool_limits(1, "blas"):
         model = _als(config, iterations)
         model.item_factors = start
-        model.fit(matrix, show_progress=False)
+        if progress is None:
+            model.fit(matrix, show_progress=False)
+        else:
+            progress(0, iterations)
+
+            def swept(iteration: int, _seconds: float, _loss: float) -> None:
+                progress(iteration + 1, iterations)
+
+            model.fit(matrix, show_progress=False, callback=swept)
     fitted = np.asarray(model.user_factors, dtype=np.float64)
     item_factors = np.asarray(model.item_factors, dtype=np.float64)
     trained = np.asarray(matrix.sum(axis=0) > 0)[0]

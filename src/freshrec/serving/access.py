@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers
 
-from freshrec.serving.auth import KEY_PREFIX, Scope
+from freshrec.serving.auth import KEY_PREFIX, KeyRefusedError, Scope, UnknownKeyError
 from freshrec.serving.context import ServingContext, context_of
 from freshrec.serving.errors import ApiError
 
@@ -77,14 +77,19 @@ def authorize(context: ServingContext, headers: Headers, allowed: frozenset[Scop
     if context.open_access:
         return Scope.ADMIN
     key = presented_key(headers)
-    scope = context.keys.authenticate(key) if context.keys else None
-    if scope is None:
-        if not key.startswith(f"{KEY_PREFIX}_"):
-            raise _unauthorized(
-                f"not a freshrec API key (they look like `{KEY_PREFIX}_<id>_<secret>`): {SEND}",
-                "Authorization",
-            )
-        raise _unauthorized("unknown, revoked or expired API key", "Authorization")
+    if not key.startswith(f"{KEY_PREFIX}_"):
+        raise _unauthorized(
+            f"not a freshrec API key (they look like `{KEY_PREFIX}_<id>_<secret>`): {SEND}",
+            "Authorization",
+        )
+    if context.keys is None:
+        raise _unauthorized("unknown API key", "Authorization")
+    try:
+        scope = context.keys.check(key)
+    except UnknownKeyError:
+        raise _unauthorized("unknown API key", "Authorization") from None
+    except KeyRefusedError as refused:  # revoked or expired: say which, and when
+        raise _unauthorized(str(refused), "Authorization") from None
     if scope not in allowed:
         needed = " or ".join(sorted(allowed))
         raise ApiError(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from freshrec.simulate.vocabulary import BRANDS, category_words
+from freshrec.simulate.vocabulary import BRANDS, category_words, indefinite_article
 
 if TYPE_CHECKING:
     from freshrec.simulate.shop import ShopConfig
@@ -121,7 +121,8 @@ def item_records(catalogue: Catalogue) -> Iterator[dict[str, Any]]:
         noun = main.nouns[choice[NOUN] % len(main.nouns)]
         use = main.uses[choice[USE] % len(main.uses)]
         brand = BRANDS[int(catalogue.brand[index])]
-        text = f"A {adjective} {noun} by {brand}, {adjective_2} and made for {use}."
+        article = indefinite_article(adjective).capitalize()
+        text = f"{article} {adjective} {noun} by {brand}, {adjective_2} and made for {use}."
         categories = [main.name]
         second_index = int(catalogue.second_category[index])
         if second_index >= 0:

@@ -158,6 +158,50 @@ COUNTRIES = ("US", "DE", "FR", "GB", "IN", "BR", "JP", "ES", "IT", "PL")
 AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 
 _SYLLABLES = ("ka", "lo", "mi", "ten", "ra", "sul", "vo", "den", "ni", "par", "qu", "zel")
+# Words whose first letter's sound is not what the letter suggests: a vowel letter said as a
+# consonant ("a universal fit", "a one-off") or a silent h ("an hour"). Prefixes, lower case.
+_VOWEL_LETTER_CONSONANT_SOUND = ("eu", "ewe", "one", "once", "ubiq", "uni", "ura", "ure", "uri",
+                                 "uro", "usa", "use", "usu", "uti")  # fmt: skip
+_SILENT_H = ("heir", "honest", "honor", "honour", "hour")
+# "un-" then "i...": a negation said with a vowel ("an unimportant"), not "uni-" ("a unit").
+_UN_NEGATIONS = ("unim", "unin")
+
+
+def indefinite_article(phrase: str) -> str:
+    """Return "a" or "an" for the phrase it goes before, by the sound of its first word.
+
+    Spelling rules with the common exceptions (``_VOWEL_LETTER_CONSONANT_SOUND``,
+    ``_SILENT_H``); a leading number goes by how it is said ("an 8-bit", "an 11-inch").
+
+    >>> [indefinite_article(w) for w in ("adjustable", "sturdy", "universal", "hour", "8-bit")]
+    ['an', 'a', 'a', 'an', 'an']
+    >>> [indefinite_article(w) for w in ("unimportant", "unit", "ultralight", "one-off", "18")]
+    ['an', 'a', 'an', 'a', 'an']
+    """
+    word = phrase.strip().lower()
+    if not word:
+        return "a"
+    if word[0].isdigit():
+        digits = word[: len(word) - len(word.lstrip("0123456789"))]
+        # eight, eighty, eleven, eighteen (and 8,000, 11,000, 18,000 ...) start with a vowel
+        spoken_vowel = digits.startswith("8") or (
+            len(digits) % 3 == 2 and digits[:2] in ("11", "18")
+        )
+        return "an" if spoken_vowel else "a"
+    if word.startswith(_SILENT_H) or word.startswith(_UN_NEGATIONS):
+        return "an"
+    if word[0] in "aeiou" and not word.startswith(_VOWEL_LETTER_CONSONANT_SOUND):
+        return "an"
+    return "a"
+
+
+def with_article(phrase: str) -> str:
+    """Return ``phrase`` after its indefinite article: "an admin", "a read".
+
+    >>> with_article("adjustable planner"), with_article("ingest"), with_article("read")
+    ('an adjustable planner', 'an ingest', 'a read')
+    """
+    return f"{indefinite_article(phrase)} {phrase}"
 
 
 def category_words(index: int) -> CategoryWords:

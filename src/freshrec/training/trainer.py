@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +19,23 @@ from freshrec.types import EventBatch, FloatArray
 
 log = logging.getLogger(__name__)
 
+# Step names ``fit_batch_models`` and ``Engine.train`` report.
+ENCODING_STEP = "encoding item texts"
+FACTORS_STEP = "factors (ALS sweeps)"
+EASE_STEP = "EASE"
+
+
+class StepProgress(Protocol):
+    """Told how long work of several steps has come (``freshrec train``'s progress bars).
+
+    Called with a step's name, how many of its units are done and how many there are in
+    all: ``("factors (ALS sweeps)", 3, 15)``. A step may report several times, ``done``
+    never decreasing; it runs in the caller's thread.
+    """
+
+    def __call__(self, step: str, done: int, total: int, /) -> None:
+        """Note that ``done`` of ``total`` units of ``step`` are finished."""
+
 
 @dataclass(frozen=True, slots=True)
 class BatchWeights:
@@ -29,18 +47,34 @@ class BatchWeights:
 
 
 def fit_batch_models(
-    config: EngineConfig, events: EventBatch, previous: FloatArray | None = None
+    config: EngineConfig,
+    events: EventBatch,
+    previous: FloatArray | None = None,
+    progress: StepProgress | None = None,
 ) -> BatchWeights:
     """Solve the batch models on ``events`` (a snapshot); live state is not touched.
 
     ``previous`` (the serving item factors) warm-starts ALS when warm starts are enabled.
     A model whose blend weight is zero is not trained (it would never be read).
+    ``progress`` hears of ``FACTORS_STEP`` (per ALS sweep) and ``EASE_STEP`` (one unit).
     """
     factors = None
     if config.blend.factors > 0:
         warm = previous if config.factors.warm_start_iterations > 0 else None
-        factors = als.train(config.factors, events, warm)
-    ease = Ease(config.ease).solve(events) if config.blend.ease > 0 else None
+        sweeps = None
+        if progress is not None:
+
+            def sweeps(done: int, total: int) -> None:
+                progress(FACTORS_STEP, done, total)
+
+        factors = als.train(config.factors, events, warm, sweeps)
+    ease = None
+    if config.blend.ease > 0:
+        if progress is not None:
+            progress(EASE_STEP, 0, 1)
+        ease = Ease(config.ease).solve(events)
+        if progress is not None:
+            progress(EASE_STEP, 1, 1)
     return BatchWeights(len(events), factors, ease)
 
 
