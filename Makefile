@@ -34,8 +34,14 @@ browser:
 test: lint browser
 	$(BIN)/pytest
 
+# Options for the demo: `make demo PORT=9000`, `make demo HOST=0.0.0.0`, and anything else of
+# `freshrec demo --help` through DEMO_ARGS, e.g. `make demo DEMO_ARGS="--rate 50 --data ./keep"`.
+PORT ?= 8000
+HOST ?= 127.0.0.1
+DEMO_ARGS ?=
+
 demo: $(STAMP)
-	$(BIN)/freshrec demo --serve
+	$(BIN)/freshrec demo --serve --host $(HOST) --port $(PORT) $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

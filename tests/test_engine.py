@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import doctest
-import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -668,19 +667,6 @@ def run_doctest(text: str, globs: dict[str, Any], name: str) -> None:
 
 def test_design_python_api_example_runs(tmp_path: Path) -> None:
     run_doctest(DESIGN_EXAMPLE, {"data_dir": str(tmp_path / "data-dir")}, "DESIGN.md")
-
-
-def test_readme_python_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
-    if not blocks:
-        pytest.skip("README.md has no ```python quick start yet")
-    monkeypatch.chdir(tmp_path)
-    for number, block in enumerate(blocks):
-        if ">>>" in block:
-            run_doctest(block, {}, f"README.md block {number}")
-        else:
-            exec(compile(block, f"README.md block {number}", "exec"), {})
 
 
 def test_freshness_changes_with_the_users_events_items_and_models(engine: Engine) -> None:

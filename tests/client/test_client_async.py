@@ -9,7 +9,14 @@ from typing import TypeVar
 import pytest
 
 import freshrec
-from freshrec.client import ApiValidationError, NotFoundError, RankedList, RecommendationList
+from freshrec.client import (
+    ApiValidationError,
+    Forgotten,
+    ItemPage,
+    NotFoundError,
+    RankedList,
+    RecommendationList,
+)
 
 T = TypeVar("T")
 
@@ -109,5 +116,101 @@ def test_errors(open_server: str) -> None:
             [{"user_id": "u", "item_id": "i1", "type": "click"}, {"user_id": "u"}]
         )
         assert partial.accepted == 1 and [i for i, _ in partial.errors] == [1]
+
+    run(open_server, scenario)
+
+
+def test_patch_items_and_users(open_server: str) -> None:
+    async def scenario(client: freshrec.AsyncClient) -> None:
+        await client.upsert_item({"item_id": "async-patch", "title": "Old", "properties": {"a": 1}})
+        item = await client.patch_item("async-patch", {"title": "New", "properties": {"b": 2}})
+        assert isinstance(item, freshrec.Item)
+        assert (item.title, item.properties) == ("New", {"a": 1, "b": 2})
+        with pytest.raises(NotFoundError) as unknown_item:
+            await client.patch_item("never-stored", {"title": "x"})
+        assert (unknown_item.value.status, unknown_item.value.field) == (404, "item_id")
+
+        await client.upsert_user({"user_id": "async-patch", "text": "t"})
+        user = await client.patch_user("async-patch", {"properties": {"plan": "pro"}})
+        assert user == freshrec.User("async-patch", {"plan": "pro"}, "t")
+        with pytest.raises(NotFoundError) as unknown_user:
+            await client.patch_user("never-mentioned", {"text": "x"})
+        assert (unknown_user.value.status, unknown_user.value.field) == (404, "user_id")
+
+    run(open_server, scenario)
+
+
+def test_list_and_iterate_items(open_server: str) -> None:
+    async def scenario(client: freshrec.AsyncClient) -> None:
+        page = await client.list_items(limit=5)
+        assert isinstance(page, ItemPage) and len(page.items) == 5
+        assert page.next_cursor is not None
+        following = await client.list_items(page.next_cursor, limit=5)
+        assert following.items[0].item_id > page.items[-1].item_id
+
+        every = [item.item_id async for item in client.iter_items(page_size=4)]
+        assert every == sorted(every) and {f"i{k}" for k in range(30)} <= set(every)
+        assert every == [item.item_id async for item in client.iter_items()]
+        await client.upsert_item({"item_id": "async-hidden"})
+        await client.delete_item("async-hidden")
+        hidden = [item.item_id async for item in client.iter_items(available=False)]
+        assert "async-hidden" in hidden
+
+        with pytest.raises(ApiValidationError) as cursor:
+            await client.list_items(cursor="not-a-cursor")
+        assert (cursor.value.status, cursor.value.field) == (400, "cursor")
+
+    run(open_server, scenario)
+
+
+def test_user_events_and_forget_user(open_server: str) -> None:
+    async def scenario(client: freshrec.AsyncClient) -> None:
+        sent = await client.send_events(
+            [
+                {"user_id": "async-forget", "item_id": "i1", "type": "click", "timestamp": 10.0},
+                {"user_id": "async-forget", "item_id": "i3", "type": "view", "timestamp": 20.0},
+            ]
+        )
+        events = await client.user_events("async-forget")
+        assert [offset for offset, _ in events] == [sent.offset, sent.offset - 1]
+        assert [(e.item_id, e.type, e.timestamp) for _, e in events] == [
+            ("i3", "view", 20.0),
+            ("i1", "click", 10.0),
+        ]
+        assert await client.user_events("async-forget", limit=1) == events[:1]
+        with pytest.raises(ApiValidationError) as limit:
+            await client.user_events("async-forget", limit=0)
+        assert (limit.value.status, limit.value.field) == (422, "limit")
+
+        receipt = await client.forget_user("async-forget")
+        assert receipt == Forgotten("async-forget", profile=False, events=2, lists=0)
+        assert await client.user_events("async-forget") == []
+        with pytest.raises(NotFoundError):
+            await client.get_user("async-forget")
+        with pytest.raises(ApiValidationError) as empty:
+            await client.forget_user("")
+        assert (empty.value.status, empty.value.field) == (400, "user_id")
+
+    run(open_server, scenario)
+
+
+def test_recommend_many_and_categories(open_server: str) -> None:
+    async def scenario(client: freshrec.AsyncClient) -> None:
+        users = [f"async-many{k}" for k in range(150)] + ["even0"]
+        answers = await client.recommend_many(users, n=2, category=["odd", "even"])
+        assert list(answers) == users
+        assert all(isinstance(answer, RecommendationList) for answer in answers.values())
+        assert len({answer.recommendation_id for answer in answers.values()}) == len(users)
+        alone = await client.recommend("even0", n=2, category=["odd", "even"])
+        assert answers["even0"].item_ids == alone.item_ids
+
+        odd = await client.recommend("async-cat", n=30, category=["odd", "no-such-category"])
+        assert odd.item_ids and all(int(i[1:]) % 2 for i in odd.item_ids)
+        found = await client.search("Item 5", n=3, category=["odd"])
+        assert all(int(i[1:]) % 2 for i in found.item_ids)
+
+        with pytest.raises(ApiValidationError) as bad_id:
+            await client.recommend_many(["even0", ""])
+        assert (bad_id.value.status, bad_id.value.field) == (400, "user_ids")
 
     run(open_server, scenario)

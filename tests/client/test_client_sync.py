@@ -14,6 +14,8 @@ import freshrec
 from freshrec.client import (
     ApiError,
     ApiValidationError,
+    Forgotten,
+    ItemPage,
     NotFoundError,
     RankedList,
     RecommendationList,
@@ -254,7 +256,9 @@ def test_the_module_docstring_examples_run(
         exec(block.replace("http://127.0.0.1:8000", open_server), namespace)
     lines = capsys.readouterr().out.splitlines()
     assert "404 unknown_item item_id" in lines
-    assert len(lines) == 5 + 1 + 1  # five recommendations, the 404, the async answer
+    assert lines[5].endswith(" items") and lines[6].startswith("{'u1': [")
+    # five recommendations, the item count, the batch answers, the 404, the async answer
+    assert len(lines) == 5 + 1 + 1 + 1 + 1
 
 
 def test_search_by_words(client: freshrec.Client) -> None:
@@ -267,6 +271,197 @@ def test_search_by_words(client: freshrec.Client) -> None:
     assert isinstance(found, RecommendationList) and found.scenario == "search"
     assert found.item_ids[0] == "i3"
     assert "i3" not in client.search("Item 3", n=3, category="even").item_ids
+    assert client.search("Item 3", n=3, category=["even", "odd"]).item_ids[0] == "i3"
     with pytest.raises(ApiValidationError) as caught:
         client.search("", n=3)
     assert caught.value.field == "q"
+
+
+# -- managing records: patch, list, a user's events, forget -----------------------------------
+
+
+def test_patch_item_changes_only_the_named_fields(client: freshrec.Client) -> None:
+    client.upsert_item(
+        {"item_id": "patch/1", "title": "Old", "categories": ["c"], "properties": {"a": 1, "b": 2}}
+    )
+    patched = client.patch_item("patch/1", {"title": "New", "properties": {"b": None, "c": 3}})
+    assert isinstance(patched, freshrec.Item)
+    assert (patched.title, patched.categories) == ("New", ("c",))
+    assert patched.properties == {"a": 1, "c": 3}
+    assert client.get_item("patch/1") == patched
+
+    client.delete_item("patch/1")
+    back = client.patch_item("patch/1", {"available": True})
+    assert back.available is True and back.title == "New"  # back as it was
+
+    with pytest.raises(NotFoundError) as unknown:
+        client.patch_item("never-stored", {"title": "x"})
+    assert (unknown.value.status, unknown.value.code, unknown.value.field) == (
+        404,
+        "unknown_item",
+        "item_id",
+    )
+    with pytest.raises(ApiValidationError) as renamed:
+        client.patch_item("patch/1", {"item_id": "other"})
+    assert (renamed.value.status, renamed.value.field) == (400, "item_id")
+    with pytest.raises(freshrec.ValidationError):
+        client.patch_item("patch/1", ["title"])  # type: ignore[arg-type]
+
+
+def test_patch_user_and_users_known_only_from_events(client: freshrec.Client) -> None:
+    client.upsert_user({"user_id": "patch user", "properties": {"a": 1, "b": 2}, "text": "t"})
+    patched = client.patch_user("patch user", {"properties": {"b": None, "plan": "pro"}})
+    assert patched == freshrec.User("patch user", {"a": 1, "plan": "pro"}, "t")
+    assert client.get_user("patch user") == patched
+
+    client.send_events({"user_id": "events-only", "item_id": "i1", "type": "click"})
+    assert client.get_user("events-only") == freshrec.User("events-only")  # an empty profile
+    made = client.patch_user("events-only", {"text": "likes odd things"})
+    assert made == freshrec.User("events-only", {}, "likes odd things")
+
+    with pytest.raises(NotFoundError) as unknown:
+        client.patch_user("never-mentioned", {"text": "x"})
+    assert (unknown.value.status, unknown.value.field) == (404, "user_id")
+
+
+def test_list_items_pages_through_the_catalogue(client: freshrec.Client) -> None:
+    first = client.list_items(limit=7)
+    assert isinstance(first, ItemPage) and len(first.items) == 7
+    assert all(isinstance(item, freshrec.Item) for item in first.items)
+    assert first.next_cursor is not None
+    second = client.list_items(first.next_cursor, limit=7)
+    ids = [item.item_id for item in first.items + second.items]
+    assert ids == sorted(ids) and len(set(ids)) == 14
+
+    every = [item.item_id for item in client.iter_items()]
+    assert every == sorted(every) and len(set(every)) == len(every)
+    assert {f"i{k}" for k in range(30)} <= set(every)
+    assert [item.item_id for item in client.iter_items(page_size=4)] == every  # many pages
+
+    client.upsert_item({"item_id": "listed-hidden"})
+    client.delete_item("listed-hidden")
+    hidden = [item.item_id for item in client.iter_items(page_size=3, available=False)]
+    shown = [item.item_id for item in client.iter_items(available=True)]
+    assert "listed-hidden" in hidden and "listed-hidden" not in shown
+    assert all(not client.get_item(item_id).available for item_id in hidden)
+    assert sorted(hidden + shown) == sorted([item.item_id for item in client.iter_items()])
+
+    last = client.list_items(limit=1000)
+    assert last.next_cursor is None
+
+    with pytest.raises(ApiValidationError) as cursor:
+        client.list_items(cursor="not-a-cursor")
+    assert (cursor.value.status, cursor.value.field) == (400, "cursor")
+    with pytest.raises(ApiValidationError) as limit:
+        client.list_items(limit=0)
+    assert (limit.value.status, limit.value.field) == (422, "limit")
+
+
+def test_user_events_newest_first(client: freshrec.Client) -> None:
+    answer = client.recommend("logged-user", n=1)
+    sent = client.send_events(
+        [
+            {
+                "user_id": "logged-user",
+                "item_id": "i1",
+                "type": "click",
+                "timestamp": 1_000.0,
+                "event_id": "logged-1",
+                "recommendation_id": answer.recommendation_id,
+            },
+            {"user_id": "logged-user", "item_id": "i3", "type": "view", "timestamp": 2_000.0},
+            {
+                "user_id": "logged-user",
+                "item_id": "i5",
+                "type": "rating",
+                "value": 4.0,
+                "timestamp": 3_000.0,
+                "event_id": "logged-3",
+            },
+        ]
+    )
+    events = client.user_events("logged-user")
+    assert [offset for offset, _ in events] == [sent.offset, sent.offset - 1, sent.offset - 2]
+    assert all(isinstance(event, freshrec.Event) for _, event in events)
+    assert events[0][1] == freshrec.Event("logged-user", "i5", "rating", 3_000.0, 4.0, "logged-3")
+    assert events[2][1] == freshrec.Event(
+        "logged-user", "i1", "click", 1_000.0, None, "logged-1", answer.recommendation_id
+    )
+    assert events[1][1].event_id is not None  # the client gave it one before sending
+    assert client.user_events("logged-user", limit=2) == events[:2]
+    assert client.user_events("never-mentioned") == []
+
+    with pytest.raises(ApiValidationError) as limit:
+        client.user_events("logged-user", limit=0)
+    assert (limit.value.status, limit.value.field) == (422, "limit")
+
+
+def test_forget_user_erases_profile_events_and_lists(client: freshrec.Client) -> None:
+    client.upsert_user({"user_id": "forget me", "text": "private"})
+    client.send_events(
+        [
+            {"user_id": "forget me", "item_id": "i1", "type": "click"},
+            {"user_id": "forget me", "item_id": "i3", "type": "click"},
+        ]
+    )
+    client.recommend("forget me", n=3)
+    receipt = client.forget_user("forget me")
+    assert receipt == Forgotten("forget me", profile=True, events=2, lists=1)
+    with pytest.raises(NotFoundError):
+        client.get_user("forget me")
+    assert client.user_events("forget me") == []
+    fresh = client.recommend("never-seen-before", n=10).item_ids
+    assert client.recommend("forget me", n=10).item_ids == fresh  # a new user's answer again
+    assert client.forget_user("forget me") == Forgotten("forget me", False, 0, 1)
+
+    with pytest.raises(ApiValidationError) as empty:
+        client.forget_user("")
+    assert (empty.value.status, empty.value.field) == (400, "user_id")
+
+
+# -- answers for many users, several categories -------------------------------------------------
+
+
+def test_recommend_many_answers_each_user_in_order(client: freshrec.Client) -> None:
+    answers = client.recommend_many(["odd1", "even0", "odd1", "many-new"], n=3)
+    assert list(answers) == ["odd1", "even0", "many-new"]  # a repeated user is asked once
+    assert all(isinstance(answer, RecommendationList) for answer in answers.values())
+    assert all(answer.scenario == "home" and len(answer) == 3 for answer in answers.values())
+    assert len({answer.recommendation_id for answer in answers.values()}) == 3
+    assert answers["even0"].item_ids == client.recommend("even0", n=3).item_ids
+
+    filtered = client.recommend_many(["even0"], n=5, exclude=["i4"], category=["odd"])
+    assert "i4" not in filtered["even0"].item_ids
+    assert filtered["even0"].item_ids and all(int(i[1:]) % 2 for i in filtered["even0"].item_ids)
+
+    many = client.recommend_many([f"many{k}" for k in range(230)], n=1)  # three calls
+    assert list(many) == [f"many{k}" for k in range(230)]
+    assert len({answer.recommendation_id for answer in many.values()}) == 230
+    assert client.recommend_many([]) == {}
+
+    with pytest.raises(ApiValidationError) as bad_id:
+        client.recommend_many(["even0", "tab\there"])
+    assert (bad_id.value.status, bad_id.value.field) == (400, "user_ids")
+    with pytest.raises(ApiValidationError) as scenario:
+        client.recommend_many(["even0"], scenario="nope")
+    assert scenario.value.code == "unknown_scenario"
+    with pytest.raises(freshrec.ValidationError) as one_string:
+        client.recommend_many("even0")
+    assert one_string.value.field == "user_ids"
+
+
+def test_category_may_name_several(client: freshrec.Client) -> None:
+    def parities(item_ids: list[str]) -> set[int]:
+        return {int(item_id[1:]) % 2 for item_id in item_ids}
+
+    both = client.recommend("category-user", n=30, category=["even", "odd"])
+    assert parities(both.item_ids) == {0, 1}
+    even = client.recommend("category-user", n=30, category=["even", "no-such-category"])
+    assert even.item_ids and parities(even.item_ids) == {0}
+    assert client.recommend("category-user", n=30, category=("even",)).item_ids == even.item_ids
+    with pytest.raises(freshrec.ValidationError) as empty:
+        client.recommend("category-user", category=[])  # would be sent as no filter at all
+    assert empty.value.field == "category"
+    with pytest.raises(ApiValidationError) as bad:
+        client.recommend("category-user", category=["even", ""])
+    assert (bad.value.status, bad.value.field) == (400, "category")

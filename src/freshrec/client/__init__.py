@@ -3,8 +3,10 @@
 Both cover every route of ``freshrec serve`` with the same methods and typed results:
 stored records come back as ``freshrec.Item`` / ``freshrec.User``, ingest outcomes as
 ``freshrec.IngestResult``, answers as ``RecommendationList`` / ``RankedList`` of
-``freshrec.Recommendation``. Refusals raise ``ApiError`` subclasses carrying ``status``,
-``code``, ``message`` and ``field``; only connection failures are retried.
+``freshrec.Recommendation``, catalogue pages as ``ItemPage``, a user's events as
+``(offset, freshrec.Event)`` and a forgotten user's receipt as ``Forgotten``. Refusals
+raise ``ApiError`` subclasses carrying ``status``, ``code``, ``message`` and ``field``; only
+connection failures are retried.
 
 Example (with ``freshrec serve --data demo-data --open`` running)::
 
@@ -18,6 +20,10 @@ Example (with ``freshrec serve --data demo-data --open`` running)::
         answer = client.recommend("u1", n=5)
         for rec in answer:
             print(rec.item_id, round(rec.score, 3), rec.why)
+        client.patch_item("i2", {"title": "Red shoes, large"})  # only the fields named
+        print(sum(1 for _ in client.iter_items()), "items")  # every page of the catalogue
+        answers = client.recommend_many(["u1", "u2"], n=3, category=["shoes", "boots"])
+        print({user_id: answer.item_ids for user_id, answer in answers.items()})
         try:
             client.get_item("no-such-item")
         except freshrec.client.NotFoundError as error:
@@ -45,7 +51,7 @@ from freshrec.client.errors import (
     AuthError,
     NotFoundError,
 )
-from freshrec.client.models import RankedList, RecommendationList
+from freshrec.client.models import Forgotten, ItemPage, RankedList, RecommendationList
 from freshrec.client.sync import Client
 
 __all__ = [
@@ -55,6 +61,8 @@ __all__ = [
     "AsyncClient",
     "AuthError",
     "Client",
+    "Forgotten",
+    "ItemPage",
     "NotFoundError",
     "RankedList",
     "RecommendationList",

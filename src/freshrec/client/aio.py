@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from types import TracebackType
+from typing import Any
 
 import httpx
 
 from freshrec.client import calls
 from freshrec.client.calls import Call, EventLike, ItemLike, T, UserLike
 from freshrec.client.errors import connection_error
-from freshrec.client.models import RankedList, RecommendationList
-from freshrec.types import IngestResult, Item, User
+from freshrec.client.models import ItemPage, RankedList, RecommendationList
+from freshrec.management.forget import Forgotten
+from freshrec.types import Categories, Event, IngestResult, Item, User
 
 
 class AsyncClient:
@@ -112,6 +114,29 @@ class AsyncClient:
         """Create or replace items in one batch; see ``Client.upsert_items``."""
         return await self._send(calls.upsert_items(items))
 
+    async def patch_item(self, item_id: str, changes: Mapping[str, Any]) -> Item:
+        """Change only the given fields of an item; see ``Client.patch_item``."""
+        return await self._send(calls.patch_item(item_id, changes))
+
+    async def list_items(
+        self, cursor: str | None = None, limit: int = 100, available: bool | None = None
+    ) -> ItemPage:
+        """Return one page of the catalogue; see ``Client.list_items``."""
+        return await self._send(calls.list_items(cursor, limit, available))
+
+    async def iter_items(
+        self, page_size: int = 1000, available: bool | None = None
+    ) -> AsyncIterator[Item]:
+        """Yield every item, one request per page (``async for``); see ``Client.iter_items``."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_items(cursor, page_size, available)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     async def get_item(self, item_id: str) -> Item:
         """Return a stored item; see ``Client.get_item``."""
         return await self._send(calls.get_item(item_id))
@@ -134,9 +159,21 @@ class AsyncClient:
         """Create or replace profiles in one batch; see ``Client.upsert_users``."""
         return await self._send(calls.upsert_users(users))
 
+    async def patch_user(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        """Change only the given fields of a profile; see ``Client.patch_user``."""
+        return await self._send(calls.patch_user(user_id, changes))
+
     async def get_user(self, user_id: str) -> User:
-        """Return a stored profile; see ``Client.get_user``."""
+        """Return a user's profile; see ``Client.get_user``."""
         return await self._send(calls.get_user(user_id))
+
+    async def user_events(self, user_id: str, limit: int = 100) -> list[tuple[int, Event]]:
+        """Return the user's recent events, newest first; see ``Client.user_events``."""
+        return await self._send(calls.user_events(user_id, limit))
+
+    async def forget_user(self, user_id: str) -> Forgotten:
+        """Erase everything held about a user; see ``Client.forget_user``."""
+        return await self._send(calls.forget_user(user_id))
 
     async def send_events(
         self, events: EventLike | Iterable[EventLike], atomic: bool = False
@@ -150,17 +187,36 @@ class AsyncClient:
         n: int = 10,
         scenario: str = "home",
         exclude: Iterable[str] | None = None,
-        category: str | None = None,
+        category: Categories = None,
     ) -> RecommendationList:
         """Return up to ``n`` items for a user; see ``Client.recommend``."""
         return await self._send(calls.recommend(user_id, n, scenario, exclude, category))
+
+    async def recommend_many(
+        self,
+        user_ids: Iterable[str],
+        n: int = 10,
+        scenario: str = "home",
+        exclude: Iterable[str] | None = None,
+        category: Categories = None,
+    ) -> dict[str, RecommendationList]:
+        """Return an answer for each user, keyed by user id; see ``Client.recommend_many``.
+
+        The requests of 100 users each are sent one after the other, not at once.
+        """
+        answers: dict[str, RecommendationList] = {}
+        for chunk in calls.user_batches(user_ids):
+            call = calls.recommend_many(chunk, n, scenario, exclude, category)
+            answered: dict[str, RecommendationList] = await self._send(call)
+            answers.update(answered)
+        return answers
 
     async def search(
         self,
         text: str,
         n: int = 10,
         user_id: str | None = None,
-        category: str | None = None,
+        category: Categories = None,
     ) -> RecommendationList:
         """Return items matching a description in words; see ``Client.search``."""
         return await self._send(calls.search(text, n, user_id, category))

@@ -9,13 +9,17 @@ way by construction.
 '/v1/items/shoes%2F42'
 >>> recommend("u1", 5, "home", ["i1", "i2"], None).params
 {'scenario': 'home', 'n': 5, 'exclude': 'i1,i2'}
+>>> search("shoes", 3, None, ["a", "b"]).params  # a repeated parameter: any of them
+{'q': 'shoes', 'n': 3, 'category': ['a', 'b']}
+>>> [len(chunk) for chunk in user_batches(f"u{k}" for k in range(250))]
+[100, 100, 50]
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Generic, TypeAlias, TypeVar
@@ -26,14 +30,16 @@ import httpx
 from freshrec.client import models
 from freshrec.client.errors import ApiError, error_from_response
 from freshrec.errors import ValidationError
-from freshrec.types import Event, IngestResult, Item, User
+from freshrec.management.forget import Forgotten
+from freshrec.types import Categories, Event, IngestResult, Item, User
 
 T = TypeVar("T")
 
 ItemLike: TypeAlias = Mapping[str, Any] | Item
 UserLike: TypeAlias = Mapping[str, Any] | User
 EventLike: TypeAlias = Mapping[str, Any] | Event
-Params: TypeAlias = dict[str, str | int]
+# A list value is sent as the parameter repeated (``?category=a&category=b``).
+Params: TypeAlias = dict[str, str | int | list[str]]
 
 # Failures that happen before any response exists, so sending again cannot answer twice
 # what was answered once (see the clients' docstrings for POST /v1/events).
@@ -45,6 +51,8 @@ RETRYABLE: tuple[type[httpx.TransportError], ...] = (
 JSON_HEADERS = {"Content-Type": "application/json"}
 # Event ids the client makes for events sent without one (see ``_event``).
 CLIENT_EVENT_ID_PREFIX = "cl-"
+# Users per ``POST /v1/recommendations`` (the server's limit, MAX_BATCH_USERS).
+MAX_BATCH_USERS = 100
 
 
 def backoff_delay(base_seconds: float, attempt: int) -> float:
@@ -183,6 +191,42 @@ def _id_list(ids: Iterable[str] | None, name: str) -> str | None:
     return ",".join(parts) or None
 
 
+def _strings(values: str | Iterable[str], name: str) -> list[str]:
+    """Return ``values`` (one string or several) as a list of strings."""
+    if isinstance(values, str):
+        return [values]
+    if isinstance(values, Mapping | bytes):
+        raise ValidationError(f"expected a string or a list of them, got {type(values).__name__}")
+    parts = list(values)
+    for part in parts:
+        if not isinstance(part, str):
+            raise ValidationError(f"must hold strings, got {type(part).__name__}", name)
+    return parts
+
+
+def _categories(category: Categories) -> list[str] | None:
+    """The categories of a filter (any of them), or ``None`` for no filter.
+
+    An empty list is refused here: sent as a repeated parameter it would be no parameter at
+    all, so the answer would silently be unfiltered.
+    """
+    if category is None:
+        return None
+    wanted = _strings(category, "category")
+    if not wanted:
+        raise ValidationError("must name at least one category", "category")
+    return wanted
+
+
+def _changes(changes: Mapping[str, Any]) -> bytes:
+    """The body of a ``PATCH``: a JSON Merge Patch (RFC 7396) object."""
+    if not isinstance(changes, Mapping):
+        raise ValidationError(
+            f"a patch must be a mapping of the fields to change, got {type(changes).__name__}"
+        )
+    return encode(dict(changes))
+
+
 # -- items ----------------------------------------------------------------------------------
 
 
@@ -195,6 +239,22 @@ def upsert_item(item: ItemLike) -> Call[Item]:
 def upsert_items(items: Iterable[ItemLike]) -> Call[int]:
     """``POST /v1/items``."""
     return Call("POST", "/v1/items", _json(models.parse_written), content=encode(_records(items)))
+
+
+def patch_item(item_id: str, changes: Mapping[str, Any]) -> Call[Item]:
+    """``PATCH /v1/items/{item_id}`` (JSON Merge Patch)."""
+    path = f"/v1/items/{segment(item_id, 'item_id')}"
+    return Call("PATCH", path, _json(models.parse_item), content=_changes(changes))
+
+
+def list_items(cursor: str | None, limit: int, available: bool | None) -> Call[models.ItemPage]:
+    """``GET /v1/items`` (one page; parameters left at their defaults are not sent)."""
+    params: Params = {"limit": limit}
+    if cursor is not None:
+        params["cursor"] = cursor
+    if available is not None:
+        params["available"] = "true" if available else "false"
+    return Call("GET", "/v1/items", _json(models.parse_item_page), params)
 
 
 def get_item(item_id: str) -> Call[Item]:
@@ -231,9 +291,26 @@ def upsert_users(users: Iterable[UserLike]) -> Call[int]:
     return Call("POST", "/v1/users", _json(models.parse_written), content=encode(_records(users)))
 
 
+def patch_user(user_id: str, changes: Mapping[str, Any]) -> Call[User]:
+    """``PATCH /v1/users/{user_id}`` (JSON Merge Patch)."""
+    path = f"/v1/users/{segment(user_id, 'user_id')}"
+    return Call("PATCH", path, _json(models.parse_user), content=_changes(changes))
+
+
 def get_user(user_id: str) -> Call[User]:
     """``GET /v1/users/{user_id}``."""
     return Call("GET", f"/v1/users/{segment(user_id, 'user_id')}", _json(models.parse_user))
+
+
+def user_events(user_id: str, limit: int) -> Call[list[tuple[int, Event]]]:
+    """``GET /v1/users/{user_id}/events``."""
+    path = f"/v1/users/{segment(user_id, 'user_id')}/events"
+    return Call("GET", path, _json(models.parse_user_events), {"limit": limit})
+
+
+def forget_user(user_id: str) -> Call[Forgotten]:
+    """``DELETE /v1/users/{user_id}``."""
+    return Call("DELETE", f"/v1/users/{segment(user_id, 'user_id')}", _json(models.parse_forgotten))
 
 
 # -- events and answers ---------------------------------------------------------------------
@@ -257,28 +334,72 @@ def recommend(
     n: int,
     scenario: str,
     exclude: Iterable[str] | None,
-    category: str | None,
+    category: Categories,
 ) -> Call[models.RecommendationList]:
     """``GET /v1/recommendations/{user_id}``."""
     params: Params = {"scenario": scenario, "n": n}
     excluded = _id_list(exclude, "exclude")
     if excluded is not None:
         params["exclude"] = excluded
-    if category is not None:
-        params["category"] = category
+    categories = _categories(category)
+    if categories is not None:
+        params["category"] = categories[0] if len(categories) == 1 else categories
     path = f"/v1/recommendations/{segment(user_id, 'user_id')}"
     return Call("GET", path, _json(models.parse_recommendations), params)
 
 
+def user_batches(user_ids: Iterable[str]) -> list[list[str]]:
+    """Return the distinct user ids, in the order first given, in chunks of at most 100.
+
+    A repeated id is asked once: each answer is logged as a served list, and a second one
+    for the same user would be logged but never returned.
+
+    Raises:
+        ValidationError: ``user_ids`` is one string, or holds something else than strings.
+    """
+    if isinstance(user_ids, str):
+        raise ValidationError("must be a list of user ids, not one string", "user_ids")
+    distinct = list(dict.fromkeys(_strings(user_ids, "user_ids")))
+    return [
+        distinct[start : start + MAX_BATCH_USERS]
+        for start in range(0, len(distinct), MAX_BATCH_USERS)
+    ]
+
+
+def recommend_many(
+    user_ids: Sequence[str],
+    n: int,
+    scenario: str,
+    exclude: Iterable[str] | None,
+    category: Categories,
+) -> Call[dict[str, models.RecommendationList]]:
+    """``POST /v1/recommendations`` for one chunk of ``user_batches`` (at most 100 users)."""
+    if len(user_ids) > MAX_BATCH_USERS:
+        raise ValidationError(f"at most {MAX_BATCH_USERS} users per call", "user_ids")
+    body: dict[str, Any] = {"user_ids": list(user_ids), "n": n, "scenario": scenario}
+    if exclude is not None:
+        body["exclude"] = _strings(exclude, "exclude")
+    categories = _categories(category)
+    if categories is not None:
+        body["category"] = categories
+    asked = list(user_ids)
+
+    def parse(response: httpx.Response) -> dict[str, models.RecommendationList]:
+        return models.parse_batch_recommendations(response.json(), asked)
+
+    return Call("POST", "/v1/recommendations", parse, content=encode(body))
+
+
 def search(
-    text: str, n: int, user_id: str | None, category: str | None
+    text: str, n: int, user_id: str | None, category: Categories
 ) -> Call[models.RecommendationList]:
     """``GET /v1/search``."""
     params: Params = {"q": text, "n": n}
     if user_id is not None:
         params["user_id"] = user_id
-    if category is not None:
-        params["category"] = category
+    categories = _categories(category)
+    if categories is not None:
+        params["category"] = categories[0] if len(categories) == 1 else categories
     return Call("GET", "/v1/search", _json(models.parse_recommendations), params)
 
 

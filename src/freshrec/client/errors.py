@@ -54,7 +54,7 @@ class ApiValidationError(ApiError, ValidationError):
 
 
 class NotFoundError(ApiError, KeyError):
-    """A 404: an unknown item, a user without a stored profile, or an unknown route."""
+    """A 404: an unknown item, a user with neither a profile nor events, an unknown route."""
 
 
 class AuthError(ApiError):

@@ -1,8 +1,9 @@
 """What the client returns: answers with their ``recommendation_id``, read from JSON bodies.
 
-Stored records come back as the engine's own ``freshrec.Item`` and ``freshrec.User``, and
-ingest outcomes as ``freshrec.IngestResult``, so code can move between the embedded engine
-and the HTTP client without changing how it reads results.
+Stored records come back as the engine's own ``freshrec.Item`` and ``freshrec.User``, ingest
+outcomes as ``freshrec.IngestResult``, catalogue pages as the engine's ``ItemPage``, a user's
+events as ``(offset, freshrec.Event)`` and what ``forget_user`` erased as ``Forgotten``, so code
+can move between the embedded engine and the HTTP client without changing how it reads results.
 
 >>> answer = parse_recommendations(
 ...     {"recommendation_id": "r1", "scenario": "home",
@@ -18,7 +19,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from freshrec.types import IngestResult, Item, Recommendation, User
+from freshrec.management.forget import Forgotten
+from freshrec.management.paging import ItemPage
+from freshrec.types import Event, IngestResult, Item, Recommendation, User
+
+__all__ = [
+    "Forgotten",
+    "ItemPage",
+    "RankedList",
+    "RecommendationList",
+    "ResponseShapeError",
+    "parse_batch_recommendations",
+    "parse_forgotten",
+    "parse_ingest",
+    "parse_item",
+    "parse_item_page",
+    "parse_ranked",
+    "parse_recommendations",
+    "parse_user",
+    "parse_user_events",
+    "parse_written",
+]
 
 
 class _Ranked:
@@ -106,6 +127,27 @@ def parse_recommendations(body: Any) -> RecommendationList:
     )
 
 
+def parse_batch_recommendations(body: Any, asked: list[str]) -> dict[str, RecommendationList]:
+    """Return the answers of a ``POST /v1/recommendations`` body, keyed by user id.
+
+    Args:
+        body: the response body, ``{"results": [...]}``.
+        asked: the user ids sent, distinct; the results must answer them in this order.
+
+    Raises:
+        ResponseShapeError: the results do not answer exactly ``asked``, in order.
+    """
+    results = _object(body)["results"]
+    if not isinstance(results, list):
+        raise ResponseShapeError("results: expected a list")
+    answers = {
+        str(result["user_id"]): parse_recommendations(result) for result in map(_object, results)
+    }
+    if list(answers) != asked:
+        raise ResponseShapeError("results: expected one answer per user asked, in order")
+    return answers
+
+
 def parse_ranked(body: Any) -> RankedList:
     """Return a ``RankedList`` from a ``POST /v1/rank`` body."""
     data = _object(body)
@@ -131,6 +173,19 @@ def parse_item(body: Any) -> Item:
     )
 
 
+def parse_item_page(body: Any) -> ItemPage:
+    """Return an ``ItemPage`` from a ``GET /v1/items`` body (``next_cursor`` None: the last)."""
+    data = _object(body)
+    items = data["items"]
+    if not isinstance(items, list):
+        raise ResponseShapeError("items: expected a list")
+    cursor = data["next_cursor"]
+    return ItemPage(
+        items=[parse_item(item) for item in items],
+        next_cursor=None if cursor is None else str(cursor),
+    )
+
+
 def parse_user(body: Any) -> User:
     """Return a ``User`` from a stored-profile body."""
     data = _object(body)
@@ -138,6 +193,49 @@ def parse_user(body: Any) -> User:
         user_id=str(data["user_id"]),
         properties=_object(data.get("properties") or {}),
         text=str(data.get("text") or ""),
+    )
+
+
+def parse_user_events(body: Any) -> list[tuple[int, Event]]:
+    """Return ``(offset, event)`` pairs, newest first, from a user's events body."""
+    data = _object(body)
+    user_id = str(data["user_id"])
+    events = data["events"]
+    if not isinstance(events, list):
+        raise ResponseShapeError("events: expected a list")
+    return [
+        (
+            int(entry["offset"]),
+            Event(
+                user_id=user_id,
+                item_id=str(entry["item_id"]),
+                type=str(entry["type"]),
+                timestamp=float(entry["timestamp"]),
+                value=_optional_float(entry.get("value")),
+                event_id=_optional_str(entry.get("event_id")),
+                recommendation_id=_optional_str(entry.get("recommendation_id")),
+            ),
+        )
+        for entry in map(_object, events)
+    ]
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def parse_forgotten(body: Any) -> Forgotten:
+    """Return the ``Forgotten`` receipt of a ``DELETE /v1/users/{user_id}`` body."""
+    data = _object(body)
+    return Forgotten(
+        user_id=str(data["user_id"]),
+        profile=bool(data["profile"]),
+        events=int(data["events"]),
+        lists=int(data["lists"]),
     )
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
+from typing import Any
 
 import httpx
 
 from freshrec.client import calls
 from freshrec.client.calls import Call, EventLike, ItemLike, T, UserLike
 from freshrec.client.errors import connection_error
-from freshrec.client.models import RankedList, RecommendationList
-from freshrec.types import IngestResult, Item, User
+from freshrec.client.models import ItemPage, RankedList, RecommendationList
+from freshrec.management.forget import Forgotten
+from freshrec.types import Categories, Event, IngestResult, Item, User
 
 
 class Client:
@@ -133,6 +135,64 @@ class Client:
         """
         return self._send(calls.upsert_items(items))
 
+    def patch_item(self, item_id: str, changes: Mapping[str, Any]) -> Item:
+        """Change only the given fields of an item (``PATCH /v1/items/{item_id}``).
+
+        The patch is a JSON Merge Patch (RFC 7396): a field set to ``None`` goes back to its
+        default, ``properties`` merge key by key, and what is not named stays as stored.
+        ``{"available": True}`` brings a hidden item back as it was.
+
+        Args:
+            item_id: the item to change; an id met only in events becomes a listed item.
+            changes: the fields to change, e.g. ``{"title": "New", "properties": {"a": None}}``.
+
+        Returns:
+            The item as now stored.
+
+        Raises:
+            NotFoundError: the server never met ``item_id``.
+            ApiValidationError: the patch or the patched item is invalid (nothing changes).
+        """
+        return self._send(calls.patch_item(item_id, changes))
+
+    def list_items(
+        self, cursor: str | None = None, limit: int = 100, available: bool | None = None
+    ) -> ItemPage:
+        """Return one page of the catalogue in ``item_id`` order (``GET /v1/items``).
+
+        The cursor is stable: while items are upserted, every item present for the whole
+        listing is on exactly one page. ``iter_items`` walks every page.
+
+        Args:
+            cursor: ``next_cursor`` of the page before; ``None`` for the first page.
+            limit: how many items at most (1 to 1000).
+            available: only recommendable (``True``) or hidden (``False``) items; ``None``
+                for both.
+
+        Returns:
+            The page: ``items`` and ``next_cursor`` (``None`` on the last page).
+
+        Raises:
+            ApiValidationError: a cursor the server did not make (400, field ``cursor``) or
+                a ``limit`` out of range (422).
+        """
+        return self._send(calls.list_items(cursor, limit, available))
+
+    def iter_items(self, page_size: int = 1000, available: bool | None = None) -> Iterator[Item]:
+        """Yield every item of the catalogue in ``item_id`` order, one request per page.
+
+        Args:
+            page_size: items per request (1 to 1000).
+            available: as for ``list_items``.
+        """
+        cursor: str | None = None
+        while True:
+            page = self.list_items(cursor, page_size, available)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     def get_item(self, item_id: str) -> Item:
         """Return a stored item (``GET /v1/items/{item_id}``); ``NotFoundError`` if unknown."""
         return self._send(calls.get_item(item_id))
@@ -181,9 +241,59 @@ class Client:
         """
         return self._send(calls.upsert_users(users))
 
+    def patch_user(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        """Change only the given fields of a profile (``PATCH /v1/users/{user_id}``).
+
+        The patch is a JSON Merge Patch (RFC 7396): ``properties`` merge key by key and a
+        property set to ``None`` is removed; what is not named stays as stored.
+
+        Args:
+            user_id: the user; one known only from events gets a profile made from the patch.
+            changes: the fields to change, e.g. ``{"properties": {"plan": "pro"}}``.
+
+        Returns:
+            The profile as now stored.
+
+        Raises:
+            NotFoundError: no profile and no event names ``user_id``.
+            ApiValidationError: the patch or the patched profile is invalid (nothing changes).
+        """
+        return self._send(calls.patch_user(user_id, changes))
+
     def get_user(self, user_id: str) -> User:
-        """Return a stored profile (``GET /v1/users/{user_id}``); ``NotFoundError`` if none."""
+        """Return a user's profile (``GET /v1/users/{user_id}``).
+
+        A user known only from events has an empty profile; ``NotFoundError`` when the
+        server has neither a profile nor an event of the user.
+        """
         return self._send(calls.get_user(user_id))
+
+    def user_events(self, user_id: str, limit: int = 100) -> list[tuple[int, Event]]:
+        """Return the user's most recent logged events, newest first.
+
+        Args:
+            user_id: whose events (an unknown user has none: an empty list).
+            limit: how many events at most (1 to 1000).
+
+        Returns:
+            ``(offset, event)`` pairs as ``Engine.user_events`` gives them: the log offset
+            and the ``freshrec.Event`` as logged.
+        """
+        return self._send(calls.user_events(user_id, limit))
+
+    def forget_user(self, user_id: str) -> Forgotten:
+        """Erase everything held about a user (``DELETE /v1/users/{user_id}``).
+
+        The profile, the user's events and their served lists are erased and the server's
+        state is rebuilt without them, so their next answer is a new user's. Writes to the
+        server wait while it rebuilds (about as long as a restart). An unknown user is not
+        an error: every count is zero.
+
+        Returns:
+            The receipt: whether a ``profile`` was deleted, how many ``events`` and served
+            ``lists`` were erased.
+        """
+        return self._send(calls.forget_user(user_id))
 
     # -- events and answers -----------------------------------------------------------------
 
@@ -215,7 +325,7 @@ class Client:
         n: int = 10,
         scenario: str = "home",
         exclude: Iterable[str] | None = None,
-        category: str | None = None,
+        category: Categories = None,
     ) -> RecommendationList:
         """Return up to ``n`` items for a user, best first, each with its score and reasons.
 
@@ -226,16 +336,48 @@ class Client:
             n: how many items at most (1 to 1000).
             scenario: a configured scenario (``ApiValidationError`` for an unknown one).
             exclude: item ids to leave out (ids holding a comma cannot be excluded).
-            category: only items of this category.
+            category: only items of this category, or of any of a list of categories.
         """
         return self._send(calls.recommend(user_id, n, scenario, exclude, category))
+
+    def recommend_many(
+        self,
+        user_ids: Iterable[str],
+        n: int = 10,
+        scenario: str = "home",
+        exclude: Iterable[str] | None = None,
+        category: Categories = None,
+    ) -> dict[str, RecommendationList]:
+        """Return an answer for each user, as ``recommend`` gives it (``POST /v1/recommendations``).
+
+        Users are asked 100 per request; each answer has its own ``recommendation_id``. A
+        repeated user id is asked once. A refusal (a bad user id, say) raises, and answers
+        of requests sent before it are lost to the caller (but logged as served lists).
+
+        Args:
+            user_ids: whom to recommend for.
+            n: how many items at most per user (1 to 1000).
+            scenario: a configured scenario, the same for every user.
+            exclude: item ids to leave out of every answer.
+            category: only items of this category, or of any of a list of categories.
+
+        Returns:
+            The answers keyed by user id, in the order the users were given (empty for no
+            users, without a request).
+        """
+        answers: dict[str, RecommendationList] = {}
+        for chunk in calls.user_batches(user_ids):
+            call = calls.recommend_many(chunk, n, scenario, exclude, category)
+            answered: dict[str, RecommendationList] = self._send(call)
+            answers.update(answered)
+        return answers
 
     def search(
         self,
         text: str,
         n: int = 10,
         user_id: str | None = None,
-        category: str | None = None,
+        category: Categories = None,
     ) -> RecommendationList:
         """Return items matching a description in words ("recommend items like: ..."), best first.
 
@@ -243,7 +385,7 @@ class Client:
             text: what to look for, in plain words.
             n: how many items at most (1 to 1000).
             user_id: personalise the order for this user (their seen items are left out).
-            category: only items of this category.
+            category: only items of this category, or of any of a list of categories.
         """
         return self._send(calls.search(text, n, user_id, category))
 
