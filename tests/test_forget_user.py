@@ -140,3 +140,64 @@ def test_a_forgotten_users_events_sent_again_are_new_and_unknown_users_erase_not
         again = engine.ingest([event])
         assert (again.accepted, again.duplicates, again.offset) == (1, 0, 2)
         assert engine.user_event_count("u1") == 1
+
+
+def test_the_next_fit_is_cold_also_after_a_restart_and_versions_never_repeat(
+    tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    full, without = _twins(tmp_path, events)
+    others = sorted({e["user_id"] for e in events} - {VICTIM})
+    version_before = full.model_version
+    full.forget_user(VICTIM)
+    full.close()  # the cold start is kept in the store, not only in memory
+    full = _open(tmp_path / "a")
+    full.train()
+    assert full.model_version != version_before  # named by the log offset, never reused
+    without.close()
+    without = Engine.open(
+        tmp_path / "b",
+        small_config(factors={**FACTORS, "warm_start_iterations": 0}),
+        background_training=False,
+    )
+    without.train()
+    assert _answers(full, others) == _answers(without, others)
+    # That fit cleared the flag: the one after it warm-starts again.
+    full.ingest([{"user_id": "u1", "item_id": "i3", "type": "click"}])
+    full.close()
+    full = _open(tmp_path / "a")
+    assert full.store.get_blob("model/cold-next") == b"0"
+    full.close()
+    without.close()
+
+
+def test_what_happens_while_the_state_is_rebuilt_goes_to_the_kept_measurement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from freshrec.retraining import Retrainer
+
+    engine = Engine.open(None, small_config(), background_training=False)
+    engine.upsert_items(catalogue(10))
+    engine.ingest(generate_events(n_users=4, n_items=10, n_events=80, seed=2))
+    measurement = engine.measurement
+    served_meanwhile: list[str] = []
+    start_cold = Retrainer.start_cold
+
+    def serve_while_forgetting(retrainer: Retrainer) -> None:
+        # The log is rewritten, the old state still answers: a list for the victim, an
+        # experiment, from other threads as far as the engine knows.
+        served_meanwhile.append(engine.serve(VICTIM, n=3).recommendation_id)
+        engine.measurement.put_experiment(
+            "meanwhile",
+            {"scenario": "home", "variants": [{"name": "a"}, {"name": "b"}]},
+        )
+        start_cold(retrainer)
+
+    monkeypatch.setattr(Retrainer, "start_cold", serve_while_forgetting)
+    receipt = engine.forget_user(VICTIM)
+    assert engine.measurement is measurement
+    assert engine.measurement.experiment("meanwhile").status == "running"
+    assert receipt.lists == 1
+    engine.measurement.log.flush()
+    kept = [served.user_id for served, _ in engine.measurement.log.lists()]
+    assert VICTIM not in kept
+    engine.close()

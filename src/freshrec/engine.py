@@ -100,6 +100,7 @@ class Engine:
             new events arrived; False retrains inline (deterministic, used by replay).
         measurement_log: where served lists and experiments are kept (None: in memory).
         shared_lock: internal; the lock of the engine whose state this one rebuilds.
+        shared_measurement: internal; that engine's measurement, kept as it is.
     """
 
     def __init__(
@@ -110,12 +111,16 @@ class Engine:
         measurement_log: ListLog | None = None,
         *,
         shared_lock: ReadWriteLock | None = None,
+        shared_measurement: Measurement | None = None,
     ) -> None:
         self.config = config or EngineConfig()
         self.store = store
         self._background = background_training
         wanted_measurement = self.config.measurement
-        self.measurement = Measurement(
+        # A rebuilt state (``forget_user``) keeps the serving measurement: lists, shown
+        # reports and experiments that arrive while it is built must not be lost.
+        self._restore_measurement = shared_measurement is None
+        self.measurement = shared_measurement or Measurement(
             wanted_measurement,
             measurement_log or ListLog(None, wanted_measurement.flush_seconds),
             self.config,
@@ -137,7 +142,8 @@ class Engine:
         self._apply_lock = threading.Lock()  # one batch of events applies at a time, in order
         # One item upsert at a time (re-entrant: a patch reads, merges and upserts under it).
         self._catalogue_lock = threading.RLock()
-        self._profile_lock = threading.Lock()  # a user patch's read-merge-write
+        self._profile_lock = threading.RLock()  # profile writes; a patch's read-merge-write
+        self.forgetting = False  # a ``forget_user`` runs: writes wait (HTTP answers 503)
         # Signalled whenever the applied log offset moves (reads with ``at_least`` wait on it).
         self._offset_moved = threading.Condition(threading.Lock())
         self._state = OnlineState(self.config)
@@ -275,14 +281,18 @@ class Engine:
         self._apply_users(users)
         self._content.warm_stated(user.text for user in users)
         # Served lists are attributed again as the log passes them (merged by offset).
-        self.measurement.begin_restore()
+        measuring = self._restore_measurement
+        if measuring:
+            self.measurement.begin_restore()
         for batch in self.store.iter_events():
             for first_offset, events in _runs_between_holes(batch):
                 self._state.pass_holes(first_offset - 1 - self._state.offset)
                 self._apply_events(events)
-                self.measurement.restore_events(first_offset, events)
+                if measuring:
+                    self.measurement.restore_events(first_offset, events)
         self._state.pass_holes(self.store.last_offset() - self._state.offset)
-        self.measurement.finish_restore()
+        if measuring:
+            self.measurement.finish_restore()
         blob = self.store.get_blob(MODEL_BLOB)
         if blob is None:
             return
@@ -448,9 +458,11 @@ class Engine:
         """Validate and store user profiles (all or none); return how many were written."""
         self._check_writable()
         parsed = _parse_all(users, parse_user, "users")
-        self.store.upsert_users(parsed)
-        with self._lock.writing(), self._applying_committed("users"):
-            self._apply_users(parsed)
+        with self._profile_lock:  # not between a patch's read and write, nor in a forget
+            self._check_writable()
+            self.store.upsert_users(parsed)
+            with self._lock.writing(), self._applying_committed("users"):
+                self._apply_users(parsed)
         return len(parsed)
 
     def _apply_users(self, users: Sequence[User]) -> None:
@@ -503,62 +515,78 @@ class Engine:
             if uidx is None:
                 return []
             offsets = state.offsets_of(state.columns.newest_of_user(uidx, limit))
-        return self.store.events_at(offsets)
+        # A forget may have emptied some since: holes are no one's events.
+        return [pair for pair in self.store.events_at(offsets) if not is_forgotten(pair[1])]
 
     def forget_user(self, user_id: str) -> Forgotten:
         """Forget a user, as data-protection law asks; return what was erased.
 
         Their profile is deleted; their events are erased from the log (each leaves a hole
         that keeps its offset, so no other offset moves) and their served lists from the
-        measurement log; then the online state, the models' online parts and the
-        measurement are built again from the logs, so nothing learnt from the user stays
-        (their next answer is a new user's). The saved model's item weights still hold
-        what they learnt from the user until the next training run, which trains on the
-        log without them. Unknown users are not an error: nothing is erased.
+        measurement log; the online state and the models' online parts are built again
+        from the log, so nothing learnt from the user stays (their next answer is a new
+        user's). The saved model's item weights still hold what they learnt from the user
+        until the next training run, which fits from scratch (also after a restart) on the
+        log without them. The measurement forgets the user's lists, experiment sums and
+        covariate; its aggregate counters keep their anonymous share until a restart.
+        Unknown users are not an error: nothing is erased.
 
         Writes wait while the state is rebuilt (about as long as opening the engine);
         answers keep coming from the state before and switch to the new one whole.
 
         Raises:
             StoreUnavailableError: the store could not commit; nothing was erased.
-            EngineDegradedError: the logs were rewritten but the rebuild failed; writes are
+            EngineDegradedError: the log was rewritten but the rebuild failed; writes are
                 refused until a restart, which rebuilds without the user.
+            StoreError: the measurement log could not delete the user's lists; the rest is
+                done, and calling again finishes it.
         """
         check_id(user_id, "user_id")
         self._check_writable()
         with self._append_lock, self._apply_lock, self._catalogue_lock, self._profile_lock:
             self._check_writable()
-            self._retrainer.wait_for_training()  # its snapshot holds the user's events
-            had_profile = self.store.get_user(user_id) is not None
-            events = self.store.forget_user(user_id)  # durable from here on
-            with self._applying_committed("a forgotten user"):
-                lists = self.measurement.log.forget_user(user_id)
-                self._rebuild_from_store()
+            self.forgetting = True
+            try:
+                had_profile = self.store.get_user(user_id) is not None
+                events = self.store.forget_user(user_id)  # durable from here on
+                with self._applying_committed("a forgotten user"):
+                    # A fit in flight finishes (and saves) first; the rebuilt state loads it.
+                    self._retrainer.retire()
+                    self._retrainer.start_cold()  # a warm start would carry the user
+                    self._rebuild_from_store()
+            finally:
+                self.forgetting = False
         with self._offset_moved:
             self._offset_moved.notify_all()
+        # After the swap: lists the old state served the user meanwhile are deleted too.
+        lists = self.measurement.forget_user(user_id)
         return Forgotten(user_id, had_profile, events, lists)
 
     def _rebuild_from_store(self) -> None:
-        """Build the state, models and measurement again from the logs; swap them in whole.
+        """Build the state and models again from the log; swap them in whole.
 
-        The new state is built as a second engine over the same store and lock (answers go
-        on from the serving state meanwhile); its parts then replace this engine's under
-        the write lock, and the old parts' workers are stopped.
+        The new state is built as a second engine over the same store, lock and
+        measurement (answers go on from the serving state meanwhile); its parts then
+        replace this engine's under the write lock, and the old parts' workers are stopped.
         """
         try:  # encoded texts are a cache: saved, the rebuild need not encode them again
             self._content.save(self.store, self._state.items.id_of)
         except StoreError:
             log.warning("could not save text embeddings before a rebuild", exc_info=True)
         fresh = Engine(
-            self.store, self.config, self._background, self.measurement.log, shared_lock=self._lock
+            self.store,
+            self.config,
+            self._background,
+            shared_lock=self._lock,
+            shared_measurement=self.measurement,
         )
-        fresh._retrainer.start_cold()  # the serving weights learnt from what was erased
         old_retrainer, old_upkeep = self._retrainer, self._upkeep
         old_factors, old_content = self._models.factors, self._content
         with self._lock.writing():
+            # Cached answers are keyed on this version: it must not come back.
+            fresh._state.catalogue_version += self._state.catalogue_version + 1
             for name in _REBUILT_PARTS:
                 setattr(self, name, getattr(fresh, name))
-            self.answering = Answering(self, self.measurement)
         old_retrainer.close()
         if old_upkeep is not None:
             old_upkeep.close()
@@ -960,10 +988,10 @@ class Engine:
             return [state.items.id_of(i) for i in items]
 
 
-# What ``_rebuild_from_store`` takes over from the engine it builds: everything the logs
-# decide. The store, the settings and the locks stay.
+# What ``_rebuild_from_store`` takes over from the engine it builds: everything the event
+# log decides. The store, the settings, the locks and the measurement (and ``answering``
+# over it) stay.
 _REBUILT_PARTS = (
-    "measurement",
     "_variant_pipelines",
     "_state",
     "_published",

@@ -34,6 +34,10 @@ from freshrec.types import EventBatch, FloatArray
 from freshrec.upkeep import Upkeep
 
 MODEL_BLOB = "model/current"
+# b"1" while the next fit must start from scratch (``start_cold``); kept across restarts.
+COLD_BLOB = "model/cold-next"
+# How many times the log was rewritten by a forget (decimal): part of version names.
+FORGETS_BLOB = "model/forgets"
 
 
 class Retrainer:
@@ -80,11 +84,25 @@ class Retrainer:
         self._encoded_while_training: list[int] | None = None  # a list while ``train`` fits
         # Set when the serving weights learnt from data since erased (``forget_user``): the
         # next fit starts from scratch, since a warm start would carry what they learnt.
-        self._cold_next = False
+        self._cold_next = store.get_blob(COLD_BLOB) == b"1"
+        self._forgets = int(store.get_blob(FORGETS_BLOB) or b"0")
+        self._retired = False  # replaced by a rebuilt one: never fits or saves again
 
     def start_cold(self) -> None:
-        """Make the next retrain fit from scratch instead of from the serving weights."""
+        """Make the next retrain fit from scratch (durably: a restart keeps it so).
+
+        Called when the log was rewritten (``forget_user``): that also counts towards the
+        version names, since the log offset alone no longer tells two models apart.
+        """
+        self._forgets += 1
+        self.store.put_blob(FORGETS_BLOB, str(self._forgets).encode())
+        self.store.put_blob(COLD_BLOB, b"1")
         self._cold_next = True
+
+    def retire(self) -> None:
+        """Wait for a fit in flight, then never fit or save again (the state was rebuilt)."""
+        with self._train_lock:
+            self._retired = True
 
     @property
     def _models(self) -> ModelSet:
@@ -114,7 +132,7 @@ class Retrainer:
         """Retrain (inline, or on the background thread) when enough new events arrived."""
         every = self.config.training.retrain_every_events
         logged = len(self._state.columns)
-        if every <= 0 or logged - self.trained_through < every:
+        if self._retired or every <= 0 or logged - self.trained_through < every:
             return
         if logged < self.config.training.min_events:
             return
@@ -138,16 +156,26 @@ class Retrainer:
         # Outside the engine lock: the encoder's callback takes it.
         self._content.flush(self._encoding_progress(progress))
         with self._train_lock:
+            if self._retired:  # a forget rebuilt the state meanwhile: its retrainer fits
+                return self._models.version
             with self._lock.writing():
                 seen = len(self._state.columns)
+                # Named by the log offset, which never goes back (a forget lowers the
+                # column count, so ``v{columns}`` could name two different models), and
+                # by the forgets so far (a forget rewrites the log at the same offset).
+                version = f"v{self._state.offset}"
+                if self._forgets:
+                    version += f"f{self._forgets}"
                 events = self._state.columns.slice(0, seen)
                 factors = self._models.factors
                 warm = factors.fitted and not self._cold_next
                 previous = factors.trained_state()[0] if warm else None
                 self._encoded_while_training = []
             try:
-                version = self._fit_and_swap(seen, events, previous, progress)
-                self._cold_next = False
+                self._fit_and_swap(version, seen, events, previous, progress)
+                if self._cold_next:
+                    self.store.put_blob(COLD_BLOB, b"0")
+                    self._cold_next = False
                 return version
             finally:  # a failed fit must not leave the list growing until the next one
                 with self._lock.writing():
@@ -165,11 +193,12 @@ class Retrainer:
 
     def _fit_and_swap(
         self,
+        version: str,
         seen: int,
         events: EventBatch,
         previous: FloatArray | None,
         progress: StepProgress | None = None,
-    ) -> str:
+    ) -> None:
         """``train`` after its snapshot: fit and prepare off the lock, then swap under it."""
         weights = fit_batch_models(self.config, events, previous, progress)
         warm = previous is not None and self.config.factors.warm_start_iterations > 0
@@ -182,7 +211,6 @@ class Retrainer:
             trained = weights.factors
             self._content.fit_mapping(trained.item_factors, trained.trained)
             placement = self._content.placement(trained.trained, len(self._state.items))
-        version = f"v{seen}"
         prepared = prepare(self._models, weights, version, index, placement)
         with self._lock.writing():
             since = self._state.columns.slice(seen, len(self._state.columns))
@@ -198,7 +226,6 @@ class Retrainer:
         artifact = to_artifact(version, weights, item_ids, self.config.factors.factors)
         self.store.put_blob(MODEL_BLOB, artifact.to_bytes())
         self._content.save(self.store, self._state.items.id_of)
-        return version
 
     def _new_factor_index(self, weights: BatchWeights, warm: bool) -> FactorIndex | None:
         """A new factor index for these weights, or None to keep the one serving.

@@ -15,7 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from freshrec import Engine
 from freshrec.engine import DB_FILE, MEASUREMENT_FILE
 from freshrec.serving.auth import Scope
 
@@ -287,3 +289,28 @@ def test_forgetting_a_user_leaves_no_trace_in_the_log_or_the_answers(
         assert admin.post("/v1/events", json=_click("other", "f3", 21)).json()["offset"] == (
             len(events) + 2
         )
+
+
+def test_writes_are_refused_at_once_while_a_user_is_forgotten(
+    client: TestClient, engine: Engine
+) -> None:
+    client.put("/v1/items/w1", json={}).raise_for_status()
+    engine.forgetting = True  # what forget_user sets while it rebuilds the state
+    try:
+        for method, path, body in [
+            ("POST", "/v1/events", {"user_id": "u", "item_id": "w1", "type": "click"}),
+            ("PUT", "/v1/items/w2", {}),
+            ("PATCH", "/v1/items/w1", {"title": "x"}),
+            ("PUT", "/v1/users/u", {}),
+            ("DELETE", "/v1/users/u", None),
+        ]:
+            refused = client.request(method, path, json=body)
+            assert refused.status_code == 503, (method, path)
+            assert refused.json()["error"]["code"] == "busy"
+            assert refused.headers["Retry-After"]
+        assert client.get("/v1/items/w1").status_code == 200  # reads go on
+        assert client.get("/v1/recommendations/u").status_code == 200
+    finally:
+        engine.forgetting = False
+    accepted = client.post("/v1/events", json={"user_id": "u", "item_id": "w1", "type": "click"})
+    assert accepted.json()["accepted"] == 1

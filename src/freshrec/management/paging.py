@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from freshrec.errors import ValidationError
 from freshrec.types import Item
 
 _PREFIX = "i1."
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,8 @@ def decode_cursor(cursor: str) -> str:
     if not cursor.startswith(_PREFIX):
         raise ValidationError("not a cursor this server made: pass next_cursor back", "cursor")
     body = cursor[len(_PREFIX) :]
+    if not _BASE64URL.fullmatch(body):  # the decoder would skip stray characters
+        raise ValidationError("a damaged cursor: pass next_cursor back as given", "cursor")
     try:
         return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):

@@ -83,6 +83,22 @@ class ArmSums:
         self.cy += prior
         sums[0] = clicks + 1
 
+    def forget(self, user_id: str) -> None:
+        """Take one user's sums out exactly, as if they had never been in (lists stay counted)."""
+        sums = self.per_user.pop(user_id, None)
+        if sums is None:
+            return
+        clicks, shown, prior = sums
+        self.y -= clicks
+        self.x -= shown
+        self.yy -= clicks * clicks
+        self.xx -= shown * shown
+        self.xy -= clicks * shown
+        self.c -= prior
+        self.cc -= prior * prior
+        self.cy -= prior * clicks
+        self.cx -= prior * shown
+
     def ratio_sums(self) -> stats.RatioSums:
         """Clicks over impressions, with users as the units (and the CUPED covariate)."""
         return stats.RatioSums(
@@ -135,6 +151,11 @@ class ExperimentBook:
             arm.latency[np.searchsorted(_LATENCY_EDGES_MS, latency_ms)] += 1
         sums = arm.enter(served.user_id, prior_clicks)
         arm.add_impressions(sums, len(served.items))
+
+    def forget_user(self, user_id: str) -> None:
+        """Take a user out of every variant's per-user sums (``Engine.forget_user``)."""
+        for arm in self.arms.values():
+            arm.forget(user_id)
 
     def on_shown(self, served: ServedList, change: int) -> None:
         """The list's impressions changed by ``change`` (a client reported what it showed)."""

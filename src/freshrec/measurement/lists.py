@@ -127,6 +127,11 @@ class OpenLists:
         self._newest = max(self._newest, served.served_at)
         self._close_old()
 
+    def forget_user(self, user_id: str) -> None:
+        """Drop every open list of ``user_id``."""
+        for served in self._by_user.pop(user_id, []):
+            self._by_id.pop(served.recommendation_id, None)
+
     def by_id(self, recommendation_id: str) -> ServedList | None:
         """The open list with this id, or None (never served, or closed)."""
         return self._by_id.get(recommendation_id)

@@ -94,6 +94,7 @@ class ListLog:
             if path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous_full else 'NORMAL'}")
+            self._db.execute("PRAGMA secure_delete=ON")  # a forgotten user's rows: overwritten
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the measurement log {path}: {exc}") from exc
@@ -179,6 +180,8 @@ class ListLog:
                     deleted = self._db.execute(
                         "DELETE FROM lists WHERE user_id = ?", (user_id,)
                     ).rowcount
+                # The WAL held the rows as they were: empty it into the file now.
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"cannot forget lists of {user_id!r}: {exc}") from exc
         return int(deleted)

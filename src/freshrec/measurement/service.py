@@ -254,6 +254,24 @@ class Measurement:
             assert self._restoring is not None
             self._next_list = next(self._restoring, None)
 
+    def forget_user(self, user_id: str) -> int:
+        """Forget a user's lists, experiment sums and covariate; return lists deleted.
+
+        Their open lists, per-user experiment sums and CUPED covariate go, and their lists
+        are deleted from the log. The aggregate counters (CTR per scenario, variant,
+        position) keep the user's anonymous share until the next restart, which counts
+        again from the logs.
+
+        Raises:
+            StoreError: the log could not delete them (the in-memory part is done).
+        """
+        with self._lock:
+            self._open.forget_user(user_id)
+            self._clicks_before.pop(user_id, None)
+            for book in self._books.values():
+                book.forget_user(user_id)
+        return self.log.forget_user(user_id)
+
     def close(self) -> None:
         """Commit what is queued and close the log."""
         self.log.close()

@@ -179,7 +179,6 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
-    _check_port(host, port)  # before loading, which may take minutes
 
     import uvicorn
 
@@ -193,6 +192,7 @@ def serve(
     if cors_origin:  # checked here, before loading: a bad origin exits 2 at once
         origins = [*settings.serving.cors_origins, *cors_origin]
         settings = settings.merged({"serving": {"cors_origins": origins}})
+    _check_port(host, port)  # after the options, before loading (which may take minutes)
     typer.echo(f"loading {data} ...", err=True)
     engine = Engine.open(data, settings)
     app = create_app(

@@ -14,6 +14,7 @@ from freshrec.serving.body import read_json
 from freshrec.serving.context import Ctx
 from freshrec.serving.errors import ApiError
 from freshrec.serving.schemas import ERRORS, EventsIn, IngestOut, json_body, ref
+from freshrec.serving.writes import WRITE
 
 router = APIRouter(prefix="/v1", tags=["events"], responses=ERRORS)
 
@@ -26,7 +27,7 @@ Atomic = Annotated[
     "/events",
     status_code=202,
     response_model=IngestOut,
-    dependencies=[INGEST],
+    dependencies=[INGEST, WRITE],
     summary="Send behaviour events",
     openapi_extra=json_body(ref(EventsIn), "One event object, or a JSON list of events."),
 )

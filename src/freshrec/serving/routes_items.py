@@ -32,6 +32,7 @@ from freshrec.serving.schemas import (
     list_of,
     ref,
 )
+from freshrec.serving.writes import WRITE
 from freshrec.types import check_id
 
 ITEM = id_segment("item_id")
@@ -55,7 +56,7 @@ async def similar_items(item_id: str, ctx: Ctx, n: N = 10, exclude: Exclude = No
 @router.put(
     f"/items/{ITEM}",
     response_model=ItemOut,
-    dependencies=[ADMIN],
+    dependencies=[ADMIN, WRITE],
     summary="Create or replace an item",
     openapi_extra=json_body(ref(ItemPut), "The item; `item_id` may be left out."),
 )
@@ -73,7 +74,7 @@ async def put_item(item_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
 @router.post(
     "/items",
     response_model=WrittenOut,
-    dependencies=[ADMIN],
+    dependencies=[ADMIN, WRITE],
     summary="Create or replace items in a batch (all or none)",
     openapi_extra=json_body(list_of(ItemIn), "A JSON list of items."),
 )
@@ -87,7 +88,7 @@ async def post_items(request: Request, ctx: Ctx) -> dict[str, int]:
 @router.patch(
     f"/items/{ITEM}",
     response_model=ItemOut,
-    dependencies=[ADMIN],
+    dependencies=[ADMIN, WRITE],
     summary="Change some fields of an item",
     openapi_extra=json_body(
         ref(ItemPut),
@@ -139,7 +140,7 @@ def get_item(item_id: str, ctx: Ctx) -> dict[str, Any]:
 @router.delete(
     f"/items/{ITEM}",
     response_model=ItemOut,
-    dependencies=[ADMIN],
+    dependencies=[ADMIN, WRITE],
     summary="Hide an item",
 )
 def hide_item(item_id: str, ctx: Ctx) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from freshrec import scenarios
 from freshrec.engine import MAX_N
-from freshrec.errors import UnknownScenarioError
+from freshrec.errors import UnknownScenarioError, ValidationError
 from freshrec.measurement.experiments import INTERLEAVED
 from freshrec.serving.access import READ
 from freshrec.serving.answers import (
@@ -133,15 +133,22 @@ def _batch_question(
         raise ApiError(400, "invalid", "user_ids is required: a non-empty list", "user_ids")
     if len(user_ids) > MAX_BATCH_USERS:
         raise ApiError(400, "invalid", f"at most {MAX_BATCH_USERS} users per call", "user_ids")
-    for user_id in user_ids:
-        check_id(user_id, "user_ids")
+    for index, user_id in enumerate(user_ids):
+        try:
+            check_id(user_id, "user_ids")
+        except ValidationError as exc:
+            raise ApiError(
+                400, "invalid", f"user_ids[{index}]: {exc.message}", "user_ids"
+            ) from None
     n = raw.get("n", 10)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
         raise ApiError(400, "invalid", f"must be an integer in [1, {MAX_N}]", "n")
     scenario = raw.get("scenario", scenarios.HOME)
     if scenario not in scenarios.SCENARIOS:
         raise UnknownScenarioError(str(scenario), list(scenarios.SCENARIOS))
-    exclude = raw.get("exclude") or []
+    exclude = raw.get("exclude")
+    if exclude is None:
+        exclude = []
     if not isinstance(exclude, list):
         raise ApiError(400, "invalid", "must be a list of item ids", "exclude")
     excluded = tuple(check_id(item_id, "exclude") for item_id in exclude)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from freshrec.errors import NotFoundError
 from freshrec.serving.access import ADMIN, READ
 from freshrec.serving.body import read_json
 from freshrec.serving.context import Ctx, ServingContext
@@ -26,6 +27,7 @@ from freshrec.serving.schemas import (
     list_of,
     ref,
 )
+from freshrec.serving.writes import WRITE
 from freshrec.types import check_id
 
 USER = id_segment("user_id")
@@ -35,7 +37,7 @@ router = APIRouter(prefix="/v1", tags=["users"], responses=ERRORS)
 @router.put(
     f"/users/{USER}",
     response_model=UserOut,
-    dependencies=[ADMIN],
+    dependencies=[ADMIN, WRITE],
     summary="Create or replace a user profile",
     openapi_extra=json_body(ref(UserPut), "The profile; `user_id` may be left out."),
 )
@@ -52,7 +54,7 @@ async def put_user(user_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
 @router.post(
     "/users",
     response_model=WrittenOut,
-    dependencies=[ADMIN],
+    dependencies=[ADMIN, WRITE],
     summary="Create or replace user profiles in a batch (all or none)",
     openapi_extra=json_body(list_of(UserIn), "A JSON list of user profiles."),
 )
@@ -66,7 +68,7 @@ async def post_users(request: Request, ctx: Ctx) -> dict[str, int]:
 @router.patch(
     f"/users/{USER}",
     response_model=UserOut,
-    dependencies=[ADMIN],
+    dependencies=[ADMIN, WRITE],
     summary="Change some fields of a user profile",
     openapi_extra=json_body(
         ref(UserPut),
@@ -81,7 +83,10 @@ async def patch_user(user_id: str, request: Request, ctx: Ctx) -> dict[str, Any]
     """
     check_id(user_id, "user_id")
     changes = await read_json(request, ctx.max_body_bytes)
-    await run_in_threadpool(ctx.engine.patch_user, user_id, changes)
+    try:
+        await run_in_threadpool(ctx.engine.patch_user, user_id, changes)
+    except NotFoundError as exc:  # the same code as GET of an unknown user
+        raise ApiError(404, "unknown_user", exc.message, "user_id") from None
     return await run_in_threadpool(_known_user, ctx, user_id)
 
 
@@ -129,7 +134,7 @@ async def get_user(user_id: str, ctx: Ctx) -> dict[str, Any]:
 @router.delete(
     f"/users/{USER}",
     response_model=ForgottenOut,
-    dependencies=[ADMIN],
+    dependencies=[ADMIN, WRITE],
     summary="Forget a user (profile, events, served lists)",
 )
 async def forget_user(user_id: str, ctx: Ctx) -> dict[str, Any]:

@@ -84,9 +84,15 @@ class EventColumns:
         return positions[::-1][:limit].astype(np.int64)
 
     def item_counts(self, n_items: int) -> np.ndarray:
-        """Return how many logged events each item has, shape [n_items], int64."""
-        self._settle()
-        return np.bincount(self._iidx[: self._n], minlength=n_items)
+        """Return how many logged events each item has, shape [n_items], int64.
+
+        Reads the waiting batches as they are (no ``_settle``): it runs under a read lock,
+        and two readers settling at once would copy the same batches in twice.
+        """
+        counts = np.bincount(self._iidx[: self._n], minlength=n_items)
+        for batch in list(self._waiting):
+            counts += np.bincount(batch.iidx, minlength=n_items)[:n_items]
+        return counts
 
     def slice(self, start: int = 0, stop: int | None = None) -> EventBatch:
         """Return events ``[start, stop)`` as a batch of copies (int64/float64 columns)."""
