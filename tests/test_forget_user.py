@@ -135,6 +135,7 @@ def test_a_forgotten_users_events_sent_again_are_new_and_unknown_users_erase_not
         assert engine.forget_user("nobody").to_dict() == {
             "user_id": "nobody", "profile": False, "events": 0, "lists": 0,
         }  # fmt: skip
+        assert engine.store.get_blob("model/forgets") is None  # nothing erased: no rebuild
         assert engine.forget_user("u1").events == 1
         # What the client sends after the forget is new data, not a duplicate of the past.
         again = engine.ingest([event])

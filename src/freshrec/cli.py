@@ -489,7 +489,10 @@ def recommend(
     if recent:
         show.out.print(f"recently: {', '.join(recent)}")
     else:
-        show.out.print(f"{user} has no history: the cold-start answer (trending items)")
+        show.out.print(
+            f"{user} has no history: a new user's answer (from their profile, if stored, "
+            "and what is trending)"
+        )
     show.out.print(table)
 
 

@@ -432,7 +432,9 @@ class Engine:
                 record = {"item_id": item_id}
             else:
                 raise UnknownItemError(item_id)
-            self.upsert_items([merge_patch(record, changes, "item_id")])
+            merged = merge_patch(record, changes, "item_id")
+            parse_item(merged)  # refused here, the error names no batch index
+            self.upsert_items([merged])
         return self.get_item(item_id)
 
     def list_items(
@@ -490,7 +492,9 @@ class Engine:
             if stored is None and self.user_event_count(user_id) == 0:
                 raise NotFoundError(f"unknown user_id {user_id!r}", "user_id")
             record = stored.to_dict() if stored is not None else {"user_id": user_id}
-            self.upsert_users([merge_patch(record, changes, "user_id")])
+            merged = merge_patch(record, changes, "user_id")
+            parse_user(merged)  # refused here, the error names no batch index
+            self.upsert_users([merged])
         user = self.store.get_user(user_id)
         assert user is not None
         return user
@@ -548,6 +552,11 @@ class Engine:
             self.forgetting = True
             try:
                 had_profile = self.store.get_user(user_id) is not None
+                if not had_profile and self.user_event_count(user_id) == 0:
+                    # Nothing of the user in the log or the state: no rebuild, no cold fit
+                    # (their served lists, if any, still go below).
+                    lists = self.measurement.forget_user(user_id)
+                    return Forgotten(user_id, False, 0, lists)
                 events = self.store.forget_user(user_id)  # durable from here on
                 with self._applying_committed("a forgotten user"):
                     # A fit in flight finishes (and saves) first; the rebuilt state loads it.

@@ -213,6 +213,12 @@ def test_unknown_query_parameters_are_refused_and_category_may_repeat(
         "/v1/recommendations/cu1", params=[("category", "pets"), ("category", "toys"), ("n", 50)]
     ).json()
     assert {item["item_id"] for item in both["items"]} == {"c-pet", "c-toy"}
+    # exclude: comma-separated, repeated, or both.
+    left = admin.get(
+        "/v1/recommendations/cu1",
+        params=[("exclude", "c-pet,c-toy"), ("exclude", "c-food"), ("n", 50)],
+    ).json()
+    assert not {"c-pet", "c-toy", "c-food"} & {item["item_id"] for item in left["items"]}
 
 
 def test_many_users_are_answered_in_one_call(admin: httpx.Client) -> None:

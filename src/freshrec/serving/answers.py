@@ -118,12 +118,13 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
-def id_list(text: str | None, name: str) -> tuple[str, ...]:
-    """Split a comma-separated query parameter into checked ids (empty parts skipped).
+def id_list(values: str | list[str] | None, name: str) -> tuple[str, ...]:
+    """Checked ids from a query parameter, comma-separated and/or repeated (empty parts skipped).
 
     Raises:
         ValidationError: a part is not a valid id (naming ``name``).
     """
-    if not text:
+    if not values:
         return ()
-    return tuple(check_id(part, name) for part in text.split(",") if part)
+    texts = [values] if isinstance(values, str) else values
+    return tuple(check_id(part, name) for text in texts for part in text.split(",") if part)

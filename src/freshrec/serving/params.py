@@ -15,7 +15,10 @@ Cursor = Annotated[
     str | None,
     Query(max_length=2_000, description="`next_cursor` of the page before (none: the first)."),
 ]
-Exclude = Annotated[str | None, Query(description="Comma-separated item ids to leave out.")]
+Exclude = Annotated[
+    list[str] | None,
+    Query(description="Item ids to leave out: comma-separated, or the parameter repeated."),
+]
 Category = Annotated[
     list[str] | None,
     Query(description="Only items of this category; repeat it for any of several."),
