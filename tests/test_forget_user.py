@@ -34,6 +34,14 @@ def _open(path: Path) -> Engine:
     return Engine.open(path, config, background_training=False)
 
 
+def _fitted_from_scratch(path: Path) -> Engine:
+    """B reopened and trained from scratch: the model of a log that never held the victim."""
+    config = small_config(factors={**FACTORS, "warm_start_iterations": 0})
+    engine = Engine.open(path, config, background_training=False)
+    engine.train()
+    return engine
+
+
 @pytest.fixture
 def events() -> list[dict[str, Any]]:
     return generate_events(n_users=12, n_items=30, n_events=600, seed=4)
@@ -84,12 +92,7 @@ def test_forgetting_leaves_the_answers_of_an_engine_that_never_saw_the_user(
     # victim): it is the model B fits from scratch on a log that never held them.
     full.train()
     without.close()
-    without = Engine.open(
-        tmp_path / "b",
-        small_config(factors={**FACTORS, "warm_start_iterations": 0}),
-        background_training=False,
-    )
-    without.train()
+    without = _fitted_from_scratch(tmp_path / "b")
     assert _answers(full, others) == _answers(without, others)
     assert full.stats()["events"] == without.stats()["events"]
 
@@ -155,12 +158,7 @@ def test_the_next_fit_is_cold_also_after_a_restart_and_versions_never_repeat(
     full.train()
     assert full.model_version != version_before  # named by the log offset, never reused
     without.close()
-    without = Engine.open(
-        tmp_path / "b",
-        small_config(factors={**FACTORS, "warm_start_iterations": 0}),
-        background_training=False,
-    )
-    without.train()
+    without = _fitted_from_scratch(tmp_path / "b")
     assert _answers(full, others) == _answers(without, others)
     # That fit cleared the flag: the one after it warm-starts again.
     full.ingest([{"user_id": "u1", "item_id": "i3", "type": "click"}])

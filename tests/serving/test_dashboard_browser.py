@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from freshrec import Engine
 from freshrec.config import EngineConfig
@@ -31,7 +29,7 @@ from freshrec.serving import KeyStore, Scope, create_app
 from freshrec.simulate import ShopConfig, SyntheticShop
 from freshrec.simulate.live import LiveShoppers
 
-from .browser import CHROMIUM, DevTools, free_port
+from .browser import CHROMIUM, DevTools, serving
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
 WIDTH = 1280
@@ -90,21 +88,8 @@ def keyed_server(tmp_path: Path) -> Iterator[tuple[str, KeyStore, Engine]]:
     keys = KeyStore(engine.store)
     app = create_app(engine, auth=keys)
     simulate(engine, app.state.serving.activity, time.time())
-    listener = free_port()
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started, "the server did not start"
+    with serving(app) as url:
         yield url, keys, engine
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        listener.close()
 
 
 def live_traffic(api: httpx.Client, ingest_key: str, sessions: int) -> None:
