@@ -286,8 +286,8 @@ def replay(
 ) -> None:
     """Prequential replay: before each new positive event, ask for the top-k; then learn it.
 
-    With two or more ``--settings`` the same stream is replayed through each configuration
-    and the figures are printed side by side (``--json``: ``{"configurations": [...]}``).
+    With two or more `--settings` the same stream is replayed through each configuration
+    and the figures are printed side by side (`--json`: `{"configurations": [...]}`).
     """
     check_scenario(scenario)
     base = load_config(config)
@@ -353,17 +353,23 @@ def evaluate(
 @friendly
 def simulate(
     out: Annotated[Path, typer.Option("--out", file_okay=False, help="Folder to write.")],
-    users: Annotated[int, typer.Option(min=1)] = 1_000,
-    items: Annotated[int, typer.Option(min=1)] = 500,
-    events: Annotated[int, typer.Option(min=0)] = 100_000,
-    seed: int = 0,
-    events_format: Annotated[EventsFormat, typer.Option("--format")] = EventsFormat.csv,
+    users: Annotated[int, typer.Option(min=1, help="Shoppers (user ids u0..).")] = 1_000,
+    items: Annotated[int, typer.Option(min=1, help="Catalogue items (ids i0..).")] = 500,
+    events: Annotated[int, typer.Option(min=0, help="Events to generate.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="The same seed writes the same shop.")] = 0,
+    events_format: Annotated[
+        EventsFormat, typer.Option("--format", help="Event file format.")
+    ] = EventsFormat.csv,
 ) -> None:
     """Write a synthetic shop: items.jsonl, users.jsonl and an event file."""
     config = shop_config(users, items, events, seed)
     with show.progress_bar("generating events", events, "events") as advance:
         files = write_shop(out, config, events_format=events_format.value, progress=advance)
-    summary = {"items": str(files.items), "users": str(files.users), "events": str(files.events)}
+    summary = {
+        "items": f"{items:,} in {files.items}",
+        "users": f"{users:,} in {files.users}",
+        "events": f"{events:,} in {files.events}",
+    }
     show.summary(f"synthetic shop (seed {seed})", summary)
 
 

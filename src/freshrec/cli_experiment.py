@@ -70,9 +70,9 @@ def simulate(
     """Simulated users see the variants' answers and click or buy; print the report.
 
     The users have hidden, drifting tastes and a position-biased choice model that is not
-    the engine's (``freshrec.simulate.choice``). The report has the shape of
-    ``GET /v1/experiments/{name}`` plus ``looks`` (every comparison's decision every
-    ``--look-every`` requests) and ``loop`` (what the users did).
+    the engine's (`freshrec.simulate.choice`). The report has the shape of
+    `GET /v1/experiments/{name}` plus `looks` (every comparison's decision every
+    `--look-every` requests) and `loop` (what the users did).
     """
     try:
         spec: Any = json.loads(variants.read_text())

@@ -164,6 +164,7 @@ def serve(
         list[str] | None,
         typer.Option(
             "--cors-origin",
+            metavar="<origin>",
             help="Let pages from this origin (https://shop.example) call the API from a "
             "browser (CORS); repeatable, added to serving.cors_origins.",
         ),
