@@ -77,9 +77,11 @@ class CorsMiddleware(CORSMiddleware):
         unknown = [h for h in unknown if h.lower() not in self.allow_headers]
         if not self.is_allowed_origin(origin):
             origins = ", ".join(self.allow_origins) or "none"
+            # What --cors-origin accepts: no trailing slash, lower case (browsers send so).
+            suggested = origin.rstrip("/").lower()
             message = (
                 f"pages from {origin} may not call this API from a browser (allowed origins: "
-                f"{origins}; start the server with `--cors-origin {origin}` to allow it)"
+                f"{origins}; start the server with `--cors-origin {suggested}` to allow it)"
             )
             field = "Origin"
         elif method not in self.allow_methods:
