@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from freshrec import answers, scenarios
+from freshrec import scenarios
 from freshrec.config import EngineConfig
 from freshrec.content.service import ContentService, ItemTexts
 from freshrec.errors import (
@@ -35,7 +35,6 @@ from freshrec.errors import (
     OffsetNotReachedError,
     StoreError,
     UnknownItemError,
-    UnknownScenarioError,
     ValidationError,
 )
 from freshrec.management.forget import Forgotten
@@ -50,9 +49,9 @@ from freshrec.models.modelset import ModelSet, PublishedModels
 from freshrec.models.new_items import REFRESH_BUDGET_SECONDS
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
+from freshrec.reading import Reader, check_n
 from freshrec.retraining import MODEL_BLOB, Retrainer
 from freshrec.rwlock import ReadWriteLock
-from freshrec.scenarios import Blend, Source
 from freshrec.sources import registry
 from freshrec.state.fresh import FreshItems
 from freshrec.state.online import OnlineState
@@ -80,8 +79,6 @@ log = logging.getLogger(__name__)
 
 DB_FILE = "freshrec.db"
 MEASUREMENT_FILE = "measurement.db"
-MAX_N = 1_000
-MAX_QUERY_CHARS = 1_000
 # Items of an upsert, and events of an ingest, applied per hold of the write lock (a few
 # ms each: answers wait at most that long behind a bulk write).
 APPLY_CHUNK_ITEMS = 500
@@ -127,7 +124,6 @@ class Engine:
         )
         # Experiment-aware answers that are logged (``serve``; the HTTP route uses it too).
         self.answering = Answering(self, self.measurement)
-        self._variant_pipelines: dict[int, tuple[EngineConfig, Pipelines]] = {}
         limit_blas_threads(self.config.serving.blas_threads)
         registry.check_names(self.config.blend.sources, "blend.sources")
         registry.check_names(
@@ -196,6 +192,15 @@ class Engine:
                 wanted.segment_min_users,
             ),
             FreshItems(wanted.fresh_max_events, wanted.fresh_max_age_seconds),
+        )
+        # The read side over these parts (and the lock as a reader).
+        self._reader = Reader(
+            self.config,
+            self._state,
+            self._published,
+            self._pipelines,
+            self._content,
+            self._lock,
         )
         self._restore()
 
@@ -445,7 +450,7 @@ class Engine:
         ``available``: only recommendable (True) or hidden (False) items. Raises
         ``ValidationError`` for a bad ``cursor`` or ``limit`` outside [1, 1000].
         """
-        _check_n(limit, "limit")
+        check_n(limit, "limit")
         after = decode_cursor(cursor) if cursor is not None else None
         return page_of(self.store.list_items(after, limit + 1, available), limit)
 
@@ -512,7 +517,7 @@ class Engine:
         The online state knows where the user's events are; the store has what they said.
         """
         check_id(user_id, "user_id")
-        _check_n(limit, "limit")
+        check_n(limit, "limit")
         with self._lock.reading():
             state = self._state
             uidx = state.users.get(user_id)
@@ -741,7 +746,7 @@ class Engine:
             chosen.append(models.ease)
         return chosen
 
-    # -- answers ------------------------------------------------------------------------------
+    # -- answers (``Reader`` computes them) ---------------------------------------------------
 
     def recommend(
         self,
@@ -757,11 +762,12 @@ class Engine:
         """Return up to ``n`` items for the user, best first, with scores and reasons.
 
         Items the user interacted with, rejected, or that are unavailable or in ``exclude``
-        never appear; ``category`` restricts the answer to one category. A user without
-        history gets what is trending (in the category, when given). ``at_least``: answer
-        from a state that reflects at least this log offset (``IngestResult.offset``).
-        ``answer_config``: answer with these settings' blend, retrieval and scenario settings
-        instead of the engine's (an experiment's variant; the state is the engine's).
+        never appear; ``category`` restricts the answer to one category, or to any of
+        several. A user without history gets what is trending (in the category, when given).
+        ``at_least``: answer from a state that reflects at least this log offset
+        (``IngestResult.offset``). ``answer_config``: answer with these settings' blend,
+        retrieval and scenario settings instead of the engine's (an experiment's variant;
+        the state is the engine's).
 
         Raises:
             ValidationError: bad ``user_id`` or ``n`` outside [1, 1000].
@@ -770,17 +776,9 @@ class Engine:
         """
         if at_least is not None:
             self.wait_for_offset(at_least)
-        with self._lock.reading():
-            uidx, result, ranked, explore = self._choose(
-                user_id, n, scenario, exclude, category, answer_config
-            )
-            links = self._links(uidx) if explain else None
-            id_of = self._state.items.id_of
-            recs = answers.recommendations(result, ranked, id_of, links, explain)
-            if explore.blend is not None and len(explore.items):
-                picks = answers.recommendations(explore.blend, explore.items, id_of, None, explain)
-                recs = answers.interleave(recs, picks, "new item" if explain else None)
-            return recs
+        return self._reader.recommend(
+            user_id, n, scenario, exclude, category, explain, answer_config
+        )
 
     def recommend_ids(
         self,
@@ -798,38 +796,7 @@ class Engine:
         """
         if at_least is not None:
             self.wait_for_offset(at_least)
-        with self._lock.reading():
-            _, result, ranked, explore = self._choose(user_id, n, scenario, exclude, category)
-            ids = self._state.items.ids_of(result.item_of(ranked).tolist())
-            if len(explore.items):
-                fresh = self._state.items.ids_of(explore.items.tolist())
-                return answers.interleave_ids(ids, fresh)
-            return ids
-
-    def _choose(
-        self,
-        user_id: str,
-        n: int,
-        scenario: str,
-        exclude: Iterable[str] | None,
-        category: Categories,
-        answer_config: EngineConfig | None = None,
-    ) -> tuple[int | None, Blend, answers.IntArray, answers.Exploration]:
-        """Check the question, blend its answer and pick the top items (under the lock)."""
-        _check_question(user_id, n, scenario)
-        allowed = self._state.allowed(self._state.users.get(user_id), exclude, category)
-        pipelines = self._pipelines if answer_config is None else self._pipelines_for(answer_config)
-        uidx, result, explore = pipelines.answer(self._models, user_id, allowed, scenario, n)
-        ranked = answers.top_indices(result, self._state.catalog.tie_break, n - len(explore))
-        return uidx, result, ranked, explore
-
-    def _pipelines_for(self, config: EngineConfig) -> Pipelines:
-        """The pipelines of a variant's settings, over this engine's state (made once)."""
-        held = self._variant_pipelines.get(id(config))
-        if held is None or held[0] is not config:
-            held = (config, self._pipelines.with_config(config))
-            self._variant_pipelines[id(config)] = held  # keeps ``config`` alive: ids stay unique
-        return held[1]
+        return self._reader.recommend_ids(user_id, n, scenario, exclude, category)
 
     def serve(
         self,
@@ -854,14 +821,6 @@ class Engine:
         """The serving model version."""
         return self._models.version
 
-    def _links(self, uidx: int | None) -> Callable[[list[int]], list[int | None]] | None:
-        """The history item behind each co-visitation pick, for ``why`` (None: no history)."""
-        if uidx is None:
-            return None
-        covisitation = self._models.covisitation
-        window = covisitation.window(uidx)
-        return lambda chosen: covisitation.strongest_links(window, chosen)
-
     def similar(
         self, item_id: str, n: int = 10, exclude: Iterable[str] | None = None
     ) -> list[Recommendation]:
@@ -869,23 +828,7 @@ class Engine:
 
         Raises ``UnknownItemError`` for an item the engine has never seen.
         """
-        check_id(item_id, "item_id")
-        _check_n(n)
-        with self._lock.reading():
-            iidx = self._state.items.get(item_id)
-            if iidx is None:
-                raise UnknownItemError(item_id)
-            allowed = self._state.allowed(None, exclude, None)
-            allowed[iidx] = False
-            n_items = len(allowed)
-            content = Source(
-                scenarios.CONTENT,
-                self.config.blend.similar_content,
-                lambda: self._content.similar_scores(iidx, n_items),
-            )
-            result = scenarios.similar(self._models, self.config.blend, iidx, allowed, [content])
-            ranked = answers.top_indices(result, self._state.catalog.tie_break, n)
-            return answers.recommendations(result, ranked, self._state.items.id_of, None)
+        return self._reader.similar(item_id, n, exclude)
 
     def rank(self, user_id: str, item_ids: Sequence[str]) -> list[Recommendation]:
         """Score the given candidates for the user; return them all, best first.
@@ -893,27 +836,7 @@ class Engine:
         Unknown candidates score 0 and keep their relative order at the end. Seen items are
         not filtered: the caller chose the candidates.
         """
-        check_id(user_id, "user_id")
-        for item_id in item_ids:
-            check_id(item_id, "item_ids")
-        with self._lock.reading():
-            known = [i for i in map(self._state.items.get, item_ids) if i is not None]
-        self._content.ensure(known)  # brand-new candidates get their text embedding now
-        with self._lock.reading():
-            state = self._state
-            allowed = np.ones(len(state.items), dtype=np.bool_)
-            uidx, result = self._pipelines.rank(self._models, user_id, allowed, known)
-            links = self._links(uidx)
-            scored = []
-            for position, item_id in enumerate(dict.fromkeys(item_ids)):
-                iidx = state.items.get(item_id)
-                score = float(result.scores[iidx]) if iidx is not None else 0.0
-                why: tuple[str, ...] = ()
-                if iidx is not None:
-                    why = answers.reasons(result, [iidx], state.items.id_of, links)[0]
-                scored.append((score, -position, Recommendation(item_id, score, why)))
-        scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
-        return [rec for _, _, rec in scored]
+        return self._reader.rank(user_id, item_ids)
 
     def search(
         self,
@@ -926,44 +849,19 @@ class Engine:
 
         The language model reads the query as it reads item texts (keywords alone when no
         model is configured). With ``user_id`` the user's seen and rejected items are left
-        out.
-
-        Raises:
-            ValidationError: empty or over-long ``text``, bad ``n``, ``user_id`` or
-                ``category``.
+        out. Raises ``ValidationError`` for an empty or over-long ``text``, a bad ``n``,
+        ``user_id`` or ``category``.
         """
-        if not isinstance(text, str) or not text.strip():
-            raise ValidationError("must be a non-empty text", "q")
-        if len(text) > MAX_QUERY_CHARS:
-            raise ValidationError(f"at most {MAX_QUERY_CHARS} characters", "q")
-        _check_n(n)
-        if user_id is not None:
-            check_id(user_id, "user_id")
-        query = self._content.query(text)  # outside the lock: the model call is the cost
-        with self._lock.reading():
-            state = self._state
-            uidx = state.users.get(user_id) if user_id is not None else None
-            allowed = state.allowed(uidx, None, category)
-            result = self._pipelines.search(query, allowed, n)
-            ranked = answers.top_indices(result, state.catalog.tie_break, n)
-            return answers.recommendations(result, ranked, state.items.id_of, None)
+        return self._reader.search(text, n, user_id, category)
 
     # -- introspection ------------------------------------------------------------------------
 
     def freshness(self, user_id: str) -> tuple[int, int, str]:
-        """Return what a cached answer for ``user_id`` depends on.
+        """Return what a cached answer for ``user_id`` depends on (see ``Reader.freshness``).
 
-        ``(the user's event count, catalogue version, model version)``: any new event of the
-        user, any item upsert and any retrain changes it, so a cache keyed on it never serves
-        an answer that hides one of them. Other users' events (co-visitation, trending) are
-        not in it: a cache must bound its answers' age for those (``serving.cache``).
+        ``(the user's event count, catalogue version, model version)``.
         """
-        with self._lock.reading():
-            state = self._state
-            uidx = state.users.get(user_id)
-            history = state.histories.get(uidx) if uidx is not None else None
-            events = history.events if history is not None else 0
-            return events, state.catalogue_version, self._models.version
+        return self._reader.freshness(user_id)
 
     def stats(self) -> dict[str, Any]:
         """Return counts and the serving model version."""
@@ -988,20 +886,14 @@ class Engine:
 
     def history(self, user_id: str) -> list[str]:
         """Return the user's recent item ids, oldest first (empty for unknown users)."""
-        with self._lock.reading():
-            state = self._state
-            uidx = state.users.get(check_id(user_id, "user_id"))
-            if uidx is None:
-                return []
-            items = state.histories.recent_items(uidx, self.config.history.max_recent_events)
-            return [state.items.id_of(i) for i in items]
+        return self._reader.history(user_id)
 
 
 # What ``_rebuild_from_store`` takes over from the engine it builds: everything the event
 # log decides. The store, the settings, the locks and the measurement (and ``answering``
 # over it) stay.
 _REBUILT_PARTS = (
-    "_variant_pipelines",
+    "_reader",
     "_state",
     "_published",
     "_upkeep",
@@ -1009,18 +901,6 @@ _REBUILT_PARTS = (
     "_retrainer",
     "_pipelines",
 )
-
-
-def _check_n(n: int, name: str = "n") -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
-        raise ValidationError(f"must be an integer in [1, {MAX_N}]", name)
-
-
-def _check_question(user_id: str, n: int, scenario: str) -> None:
-    check_id(user_id, "user_id")
-    _check_n(n)
-    if scenario not in scenarios.SCENARIOS:
-        raise UnknownScenarioError(scenario, list(scenarios.SCENARIOS))
 
 
 def _runs_between_holes(batch: Sequence[tuple[int, Event]]) -> Iterator[tuple[int, list[Event]]]:

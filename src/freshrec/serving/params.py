@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Query
 
 from freshrec import scenarios
-from freshrec.engine import MAX_N, MAX_QUERY_CHARS
+from freshrec.reading import MAX_N, MAX_QUERY_CHARS
 
 N = Annotated[int, Query(ge=1, le=MAX_N, description="How many items, at most.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_N, description="How many records, at most.")]

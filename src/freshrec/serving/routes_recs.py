@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from freshrec import scenarios
-from freshrec.engine import MAX_N
 from freshrec.errors import UnknownScenarioError, ValidationError
 from freshrec.measurement.experiments import INTERLEAVED
+from freshrec.reading import MAX_N
 from freshrec.serving.access import READ
 from freshrec.serving.answers import (
     answer,
