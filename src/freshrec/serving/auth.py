@@ -31,13 +31,12 @@ True
 >>> keys.check(key)
 Traceback (most recent call last):
     ...
-freshrec.serving.auth.RevokedKeyError: API key ... was revoked at ...
+freshrec.serving.key_records.RevokedKeyError: API key ... was revoked at ...
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import fcntl
 import hashlib
 import hmac
@@ -50,12 +49,39 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
 
 from freshrec.errors import FreshrecError
+from freshrec.serving.key_records import (
+    BlobStore,
+    ExpiredKeyError,
+    KeyInfo,
+    KeyRefusedError,
+    KeyStatus,
+    RevokedKeyError,
+    Scope,
+    StoredKey,
+    UnknownKeyError,
+    iso_time,
+)
+
+__all__ = [
+    "BLOB_NAME",
+    "CHANGES_FILE",
+    "KEY_PREFIX",
+    "LAST_USED_BLOB",
+    "BlobStore",
+    "ExpiredKeyError",
+    "KeyInfo",
+    "KeyRefusedError",
+    "KeyStatus",
+    "KeyStore",
+    "RevokedKeyError",
+    "Scope",
+    "StoredKey",
+    "UnknownKeyError",
+    "iso_time",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,131 +97,6 @@ _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 RELOAD_INTERVAL_SECONDS = 1.0
 # When keys were last used is written at most this often (and at shutdown).
 FLUSH_INTERVAL_SECONDS = 60.0
-
-
-class Scope(enum.StrEnum):
-    """What a key may do."""
-
-    ADMIN = "admin"
-    READ = "read"
-    INGEST = "ingest"
-
-
-class BlobStore(Protocol):
-    """The part of a ``freshrec.store.Store`` keys need."""
-
-    def get_blob(self, name: str) -> bytes | None:
-        """Return a named blob, or None."""
-        ...
-
-    def put_blob(self, name: str, data: bytes) -> None:
-        """Store a named blob durably."""
-        ...
-
-
-class KeyStatus(enum.StrEnum):
-    """Whether a key is let in now."""
-
-    ACTIVE = "active"
-    EXPIRED = "expired"
-    REVOKED = "revoked"
-
-
-class KeyRefusedError(FreshrecError):
-    """A key that lets nothing in (a 401); ``reason`` says why, the message says it in words.
-
-    Attributes:
-        reason: ``"unknown"``, ``"revoked"`` or ``"expired"`` (one per subclass).
-        key_id: the key's id for revoked and expired keys; None for unknown ones (whoever
-            sent a wrong secret learns nothing about which ids exist).
-    """
-
-    reason: ClassVar[str] = "unknown"
-
-    def __init__(self, message: str, key_id: str | None = None) -> None:
-        super().__init__(message)
-        self.key_id = key_id
-
-
-class UnknownKeyError(KeyRefusedError):
-    """Malformed, never created, or the wrong secret for its id."""
-
-    reason = "unknown"
-
-
-class RevokedKeyError(KeyRefusedError):
-    """Revoked (``freshrec keys revoke``)."""
-
-    reason = "revoked"
-
-
-class ExpiredKeyError(KeyRefusedError):
-    """Past its expiry time."""
-
-    reason = "expired"
-
-
-def iso_time(seconds: float) -> str:
-    """Return unix ``seconds`` as ISO-8601 UTC to the second, e.g. ``2026-11-22T10:00:00Z``."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True, slots=True)
-class StoredKey:
-    """What is kept of a key: never the secret, only its sha256 (hex).
-
-    Attributes:
-        key_id: 16 hex digits, the public part of the key.
-        scope: what the key may do.
-        secret_sha256: sha256 of the secret, hex.
-        created_at: unix seconds.
-        expires_at: unix seconds from which the key is refused, or None (never).
-        revoked_at: unix seconds of its revocation, or None.
-    """
-
-    key_id: str
-    scope: Scope
-    secret_sha256: str
-    created_at: float
-    expires_at: float | None = None
-    revoked_at: float | None = None
-
-    def status(self, now: float) -> KeyStatus:
-        """Return whether the key is active, expired or revoked at unix time ``now``."""
-        if self.revoked_at is not None:
-            return KeyStatus.REVOKED
-        if self.expires_at is not None and now >= self.expires_at:
-            return KeyStatus.EXPIRED
-        return KeyStatus.ACTIVE
-
-
-@dataclass(frozen=True, slots=True)
-class KeyInfo:
-    """What ``freshrec keys list`` shows of a key (never its secret or hash); times unix s."""
-
-    key_id: str
-    scope: Scope
-    created_at: float
-    expires_at: float | None
-    revoked_at: float | None
-    last_used_at: float | None
-    status: KeyStatus
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON shape: times as ISO-8601 UTC strings, or None."""
-
-        def shown(seconds: float | None) -> str | None:
-            return None if seconds is None else iso_time(seconds)
-
-        return {
-            "key_id": self.key_id,
-            "scope": self.scope.value,
-            "status": self.status.value,
-            "created_at": shown(self.created_at),
-            "last_used_at": shown(self.last_used_at),
-            "expires_at": shown(self.expires_at),
-            "revoked_at": shown(self.revoked_at),
-        }
 
 
 def _digest(secret: str) -> str:
