@@ -72,20 +72,7 @@ class Reader:
         explain: bool = True,
         answer_config: EngineConfig | None = None,
     ) -> list[Recommendation]:
-        """Return up to ``n`` items for the user, best first, with scores and reasons.
-
-        Items the user interacted with, rejected, or that are unavailable or in ``exclude``
-        never appear; ``category`` restricts the answer to one category. A user without
-        history gets what is trending (in the category, when given). ``at_least``: answer
-        from a state that reflects at least this log offset (``IngestResult.offset``).
-        ``answer_config``: answer with these settings' blend, retrieval and scenario settings
-        instead of the engine's (an experiment's variant; the state is the engine's).
-
-        Raises:
-            ValidationError: bad ``user_id`` or ``n`` outside [1, 1000].
-            UnknownScenarioError: ``scenario`` is not configured.
-            OffsetNotReachedError: ``at_least`` was not applied within a second.
-        """
+        """``Engine.recommend``, once the engine has waited for ``at_least`` (its docs hold)."""
         with self._lock.reading():
             uidx, result, ranked, explore = self._choose(
                 user_id, n, scenario, exclude, category, answer_config
@@ -106,11 +93,7 @@ class Reader:
         exclude: Iterable[str] | None = None,
         category: Categories = None,
     ) -> list[str]:
-        """Return the item ids ``recommend`` would return, best first, and nothing else.
-
-        The same scoring and filtering without scores and reasons: the cheap question that a
-        replay or an offline evaluation asks thousands of times. Raises as ``recommend``.
-        """
+        """``Engine.recommend_ids``: the ids ``recommend`` would return, nothing else."""
         with self._lock.reading():
             _, result, ranked, explore = self._choose(user_id, n, scenario, exclude, category)
             ids = self._state.items.ids_of(result.item_of(ranked).tolist())
@@ -155,10 +138,7 @@ class Reader:
     def similar(
         self, item_id: str, n: int = 10, exclude: Iterable[str] | None = None
     ) -> list[Recommendation]:
-        """Return up to ``n`` items similar to ``item_id`` (never itself), best first.
-
-        Raises ``UnknownItemError`` for an item the engine has never seen.
-        """
+        """``Engine.similar``: items like ``item_id`` (never itself); ``UnknownItemError``."""
         check_id(item_id, "item_id")
         check_n(n)
         with self._lock.reading():
@@ -178,11 +158,7 @@ class Reader:
             return answers.recommendations(result, ranked, self._state.items.id_of, None)
 
     def rank(self, user_id: str, item_ids: Sequence[str]) -> list[Recommendation]:
-        """Score the given candidates for the user; return them all, best first.
-
-        Unknown candidates score 0 and keep their relative order at the end. Seen items are
-        not filtered: the caller chose the candidates.
-        """
+        """``Engine.rank``: every candidate scored for the user, best first."""
         check_id(user_id, "user_id")
         for item_id in item_ids:
             check_id(item_id, "item_ids")
@@ -212,16 +188,7 @@ class Reader:
         user_id: str | None = None,
         category: Categories = None,
     ) -> list[Recommendation]:
-        """Return up to ``n`` items whose content matches ``text`` ("items like: ..."), best first.
-
-        The language model reads the query as it reads item texts (keywords alone when no
-        model is configured). With ``user_id`` the user's seen and rejected items are left
-        out.
-
-        Raises:
-            ValidationError: empty or over-long ``text``, bad ``n``, ``user_id`` or
-                ``category``.
-        """
+        """``Engine.search``: items whose content matches ``text``, best first."""
         if not isinstance(text, str) or not text.strip():
             raise ValidationError("must be a non-empty text", "q")
         if len(text) > MAX_QUERY_CHARS:

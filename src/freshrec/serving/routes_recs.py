@@ -11,7 +11,7 @@ from starlette.responses import Response
 from freshrec import scenarios
 from freshrec.errors import UnknownScenarioError, ValidationError
 from freshrec.measurement.experiments import INTERLEAVED
-from freshrec.reading import MAX_N
+from freshrec.reading import check_n
 from freshrec.serving.access import READ
 from freshrec.serving.answers import (
     answer,
@@ -141,8 +141,7 @@ def _batch_question(
                 400, "invalid", f"user_ids[{index}]: {exc.message}", "user_ids"
             ) from None
     n = raw.get("n", 10)
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
-        raise ApiError(400, "invalid", f"must be an integer in [1, {MAX_N}]", "n")
+    check_n(n)
     scenario = raw.get("scenario", scenarios.HOME)
     if scenario not in scenarios.SCENARIOS:
         raise UnknownScenarioError(str(scenario), list(scenarios.SCENARIOS))
