@@ -57,13 +57,21 @@ class ContentToFactors:
         """
         if len(content) < MIN_TRAINING_ITEMS or content.shape[1] == 0:
             return False
-        x = _with_intercept(content)
-        gram = x.T @ x
-        gram[np.diag_indices_from(gram)] += self.l2
-        gram[-1, -1] -= self.l2  # the intercept is not shrunk
-        self._weights = np.asarray(
-            np.linalg.solve(gram, x.T @ factors.astype(np.float64)), dtype=np.float64
-        )
+        # The normal equations of [content, 1] without building that wider copy: the
+        # intercept's row and column of the Gram matrix are the column sums and the count.
+        x = np.ascontiguousarray(content, dtype=np.float32)
+        d = x.shape[1]
+        gram = np.empty((d + 1, d + 1), dtype=np.float64)
+        gram[:d, :d] = x.T @ x  # float32 products: half the time of float64 at this size
+        gram[:d, :d][np.diag_indices(d)] += self.l2  # the intercept is not shrunk
+        sums = x.sum(axis=0, dtype=np.float64)
+        gram[:d, d] = gram[d, :d] = sums
+        gram[d, d] = len(x)
+        target = factors.astype(np.float64)
+        moments = np.empty((d + 1, target.shape[1]), dtype=np.float64)
+        moments[:d] = x.T @ target.astype(np.float32)
+        moments[d] = target.sum(axis=0)
+        self._weights = np.asarray(np.linalg.solve(gram, moments), dtype=np.float64)
         self.generation += 1
         return True
 
@@ -71,8 +79,10 @@ class ContentToFactors:
         """Predicted factors, shape [n, k]. Raises RuntimeError before a successful fit."""
         if self._weights is None:
             raise RuntimeError("ContentToFactors.predict before fit")
-        # x @ W[:-1] + W[-1] is the intercept model without copying x into a wider matrix.
-        predicted = content.astype(np.float64, copy=False) @ self._weights[:-1]
+        # x @ W[:-1] + W[-1] is the intercept model without copying x into a wider matrix;
+        # float32 products, as in the fit (the content is float32 to begin with).
+        weights = self._weights.astype(np.float32)
+        predicted = (np.asarray(content, dtype=np.float32) @ weights[:-1]).astype(np.float64)
         predicted += self._weights[-1]
         return predicted
 
@@ -125,7 +135,3 @@ class PredictionCache:
         valid = np.zeros(size, dtype=np.bool_)
         valid[: len(self._valid)] = self._valid
         self._rows, self._valid = rows, valid
-
-
-def _with_intercept(x: FloatMatrix) -> npt.NDArray[np.float64]:
-    return np.hstack([x.astype(np.float64), np.ones((len(x), 1))])

@@ -39,18 +39,19 @@ class FusedContent:
     def rows(self, iidxs: Sequence[int] | npt.NDArray[np.int64]) -> FloatMatrix:
         """Fused vectors of ``iidxs``, shape [len(iidxs), dim]; zero where nothing is known."""
         rows = np.asarray(iidxs, dtype=np.int64)
-        parts = []
+        # Each block is gathered, normalised and weighted in its own columns of one matrix:
+        # a retrain fuses up to 20,000 rows, where stacking per-block copies cost a second.
+        fused = np.zeros((len(rows), self.dim), dtype=np.float32)
+        start = 0
         for block in self.blocks:
-            matrix = block.table.matrix
-            part = np.zeros((len(rows), block.table.dim), dtype=np.float32)
+            matrix, end = block.table.matrix, start + block.table.dim
             inside = rows < len(matrix)
+            part = fused[:, start:end]
             part[inside] = matrix[rows[inside]]
-            norms = np.linalg.norm(part, axis=1, keepdims=True)
-            np.divide(part, norms, out=part, where=norms > 0)
-            parts.append(part * np.float32(block.weight))
-        if not parts:
-            return np.zeros((len(rows), 0), dtype=np.float32)
-        return np.hstack(parts)
+            norms = np.sqrt(np.einsum("ij,ij->i", part, part))[:, None]
+            np.divide(part, norms / np.float32(block.weight), out=part, where=norms > 0)
+            start = end
+        return fused
 
     def known(self, n_items: int) -> npt.NDArray[np.bool_]:
         """Mask of items with at least one block present, shape [n_items]."""
