@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from freshrec.blending import Blend
 from freshrec.models import CoVisitation
+from freshrec.retrieval.topk import best_unordered
 from freshrec.types import Recommendation
 
 IntArray = npt.NDArray[np.int64]
@@ -30,11 +31,7 @@ def top_indices(result: Blend, tie_break: npt.NDArray[np.float64], n: int) -> In
     """
     scores = result.scores
     ranked = np.add(scores, tie_break if result.items is None else tie_break[result.items])
-    size = len(ranked)
-    if n < size:
-        winners = ranked.argpartition(size - n)[size - n :]
-    else:
-        winners = np.arange(size, dtype=np.int64)
+    winners = best_unordered(ranked, n)
     winners = winners[np.lexsort((winners, np.negative(ranked[winners])))]
     return winners[scores[winners] > 0]
 
