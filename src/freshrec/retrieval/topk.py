@@ -32,7 +32,8 @@ def best_unordered(scores: FloatArray, n: int) -> IntArray:
     blocks = -(-size // BLOCK)
     if blocks > n:
         maxima = np.maximum.reduceat(scores, np.arange(0, size, BLOCK))
-        bound = np.partition(maxima, blocks - n)[blocks - n]
+        maxima.partition(blocks - n)  # in place: the maxima are a fresh array
+        bound = maxima[blocks - n]
         above = np.flatnonzero(scores >= bound)  # ascending
         if len(above) <= n:
             return above
