@@ -175,3 +175,12 @@ def test_serve_refuses_a_directory_whose_keys_are_all_revoked(tmp_path: Path) ->
     result = runner.invoke(app, ["serve", "--data", str(data), "--port", str(free_port())])
     assert result.exit_code == 2
     assert "no usable API keys" in result.stderr and "freshrec keys create" in result.stderr
+
+
+def test_creating_a_key_says_when_it_made_a_new_data_directory(tmp_path: Path) -> None:
+    data = tmp_path / "freshrec-dtaa"  # a typo of an existing directory, say
+    first = CliRunner().invoke(app, ["keys", "create", "--data", str(data), "--scope", "read"])
+    assert first.exit_code == 0, first.output
+    assert f"created a new, empty data directory {data}" in first.stderr
+    again = CliRunner().invoke(app, ["keys", "create", "--data", str(data), "--scope", "read"])
+    assert again.exit_code == 0 and "new, empty data directory" not in again.stderr
