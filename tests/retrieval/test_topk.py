@@ -44,3 +44,11 @@ def test_fewer_allowed_than_asked_returns_only_those() -> None:
     allowed = np.zeros(1_000, dtype=np.bool_)
     allowed[[3, 500]] = True
     assert top_n(scores, 10, allowed).tolist() == [500, 3]
+
+
+@pytest.mark.parametrize("size", [200, 12_500])
+def test_a_nan_score_never_shortens_the_answer(size: int) -> None:
+    scores = np.random.default_rng(0).random(size)
+    scores[3] = np.nan
+    assert len(best_unordered(scores, 10)) == 10
+    assert len(top_n(scores, 1)) == 1

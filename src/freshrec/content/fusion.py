@@ -40,7 +40,7 @@ class FusedContent:
         """Fused vectors of ``iidxs``, shape [len(iidxs), dim]; zero where nothing is known."""
         rows = np.asarray(iidxs, dtype=np.int64)
         # Each block is gathered, normalised and weighted in its own columns of one matrix:
-        # a retrain fuses up to 20,000 rows, where stacking per-block copies cost a second.
+        # a retrain fuses up to 20,000 rows, and stacking per-block copies doubled the memory.
         fused = np.zeros((len(rows), self.dim), dtype=np.float32)
         start = 0
         for block in self.blocks:

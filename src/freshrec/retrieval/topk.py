@@ -34,6 +34,8 @@ def best_unordered(scores: FloatArray, n: int) -> IntArray:
         maxima = np.maximum.reduceat(scores, np.arange(0, size, BLOCK))
         maxima.partition(blocks - n)  # in place: the maxima are a fresh array
         bound = maxima[blocks - n]
+        if bound != bound:  # NaN: nothing compares with it; the plain partition copes
+            return scores.argpartition(size - n)[size - n :].astype(np.int64, copy=False)
         above = np.flatnonzero(scores >= bound)  # ascending
         if len(above) <= n:
             return above
@@ -44,6 +46,8 @@ def best_unordered(scores: FloatArray, n: int) -> IntArray:
     kth = np.partition(values, len(values) - n)[len(values) - n]
     greater = above[values > kth]
     tied = above[values == kth][: n - len(greater)]
+    if len(greater) + len(tied) < n:  # NaN compares with nothing: as the partition picks
+        return above[values.argpartition(len(values) - n)[len(values) - n :]]
     return np.concatenate((greater, tied))
 
 
@@ -70,6 +74,6 @@ def top_n(scores: FloatArray, n: int, allowed: npt.NDArray[np.bool_] | None = No
     # Select first, then sort only the n winners (lower index first among equal scores).
     winners = best_unordered(scores, n)
     winners = winners[np.lexsort((winners, -scores[winners]))]
-    if scores[winners[-1]] == -np.inf:
+    if len(winners) and scores[winners[-1]] == -np.inf:
         winners = winners[np.isfinite(scores[winners])]
     return winners.astype(np.int64, copy=False)

@@ -299,12 +299,13 @@ def create_key(
     from freshrec.simulate.vocabulary import with_article
 
     expires_at = _expiry(expires_in, expires, time.time())
-    if not data.exists():
+    made = not data.exists()
+    data.mkdir(parents=True, exist_ok=True)
+    if made:
         # A first key may come before anything else (the README's first step), so the
         # directory is made; saying so shows a mistyped --data before the server is pointed
         # at the real one and finds no keys there.
         typer.echo(f"created a new, empty data directory {data}", err=True)
-    data.mkdir(parents=True, exist_ok=True)
     with _key_store(data) as keys:
         key = keys.create(scope.value, expires_at)
     typer.echo(key)
