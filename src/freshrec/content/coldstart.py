@@ -67,10 +67,9 @@ class ContentToFactors:
         sums = x.sum(axis=0, dtype=np.float64)
         gram[:d, d] = gram[d, :d] = sums
         gram[d, d] = len(x)
-        target = factors.astype(np.float64)
-        moments = np.empty((d + 1, target.shape[1]), dtype=np.float64)
-        moments[:d] = x.T @ target.astype(np.float32)
-        moments[d] = target.sum(axis=0)
+        moments = np.empty((d + 1, factors.shape[1]), dtype=np.float64)
+        moments[:d] = x.T @ factors.astype(np.float32, copy=False)
+        moments[d] = factors.sum(axis=0, dtype=np.float64)
         self._weights = np.asarray(np.linalg.solve(gram, moments), dtype=np.float64)
         self.generation += 1
         return True
