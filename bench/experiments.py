@@ -8,6 +8,13 @@ events; the report is looked at every ``--look-every`` requests.
     .venv/bin/python bench/experiments.py aa --runs 100 --requests 20000
     .venv/bin/python bench/experiments.py ab --runs 20 --requests 20000
     .venv/bin/python bench/experiments.py interleave --runs 20 --requests 20000
+    .venv/bin/python bench/experiments.py interleave --runs 10 --user-propensity-sd 1.0 \
+        --ab-requests 60000
+
+``--user-propensity-sd`` makes the simulated users differ in how readily they click
+(``ChoiceModel.user_propensity_sd``; 0, the default, makes them alike), the between-user
+variance an A/B test pays for and interleaving cancels; ``--ab-requests`` lets the A/B arm of
+``interleave`` run longer than interleaving, so it decides and the ratio can be taken.
     .venv/bin/python bench/experiments.py srm
 """
 
@@ -24,6 +31,7 @@ import numpy as np
 
 from freshrec.measurement import stats
 from freshrec.measurement.experiments import ExperimentSpec
+from freshrec.simulate.choice import ChoiceModel
 from freshrec.simulate.experiment import aa_variants, simulate_experiment
 
 TRENDING_ONLY = {"blend": {"covisitation": 0, "factors": 0, "trending": 1}}
@@ -46,10 +54,11 @@ def first_decision(report: dict[str, Any], key: str = "decisions") -> tuple[str,
     return "undecided", None
 
 
-def run_one(args: tuple[dict[str, Any], int, int, int]) -> dict[str, Any]:
-    spec, requests, seed, look_every = args
+def run_one(args: tuple[dict[str, Any], int, int, int, float]) -> dict[str, Any]:
+    spec, requests, seed, look_every, propensity_sd = args
     started = time.perf_counter()
-    report = simulate_experiment(spec, requests, seed, look_every=look_every)
+    choice = ChoiceModel(user_propensity_sd=propensity_sd)
+    report = simulate_experiment(spec, requests, seed, look_every=look_every, choice=choice)
     sequential, at = first_decision(report)
     naive, naive_at = (
         first_decision(report, "fixed_horizon")
@@ -70,9 +79,14 @@ def run_one(args: tuple[dict[str, Any], int, int, int]) -> dict[str, Any]:
 
 
 def run_many(
-    spec: dict[str, Any], runs: int, requests: int, look_every: int, workers: int
+    spec: dict[str, Any],
+    runs: int,
+    requests: int,
+    look_every: int,
+    workers: int,
+    propensity_sd: float = 0.0,
 ) -> list[dict[str, Any]]:
-    jobs = [(spec, requests, seed, look_every) for seed in range(runs)]
+    jobs = [(spec, requests, seed, look_every, propensity_sd) for seed in range(runs)]
     with ProcessPoolExecutor(workers) as pool:
         results = []
         for result in pool.map(run_one, jobs):
@@ -82,7 +96,9 @@ def run_many(
 
 
 def aa(args: argparse.Namespace) -> dict[str, Any]:
-    results = run_many(aa_variants(PAIR), args.runs, args.requests, args.look_every, args.workers)
+    results = run_many(
+        aa_variants(PAIR), args.runs, args.requests, args.look_every, args.workers, args.sd
+    )
     false = sum(r["decision"] != "undecided" for r in results)
     naive = sum(r["naive"] != "undecided" for r in results)
     return {
@@ -96,7 +112,7 @@ def aa(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def ab(args: argparse.Namespace) -> dict[str, Any]:
-    results = run_many(PAIR, args.runs, args.requests, args.look_every, args.workers)
+    results = run_many(PAIR, args.runs, args.requests, args.look_every, args.workers, args.sd)
     better = [r for r in results if r["decision"] == "better"]
     return {
         "runs": len(results),
@@ -112,14 +128,16 @@ def ab(args: argparse.Namespace) -> dict[str, Any]:
 
 def interleave(args: argparse.Namespace) -> dict[str, Any]:
     spec = {**PAIR, "design": "interleave"}
-    inter = run_many(spec, args.runs, args.requests, args.look_every, args.workers)
-    split = run_many(PAIR, args.runs, args.requests, args.look_every, args.workers)
+    inter = run_many(spec, args.runs, args.requests, args.look_every, args.workers, args.sd)
+    ab_requests = args.ab_requests or args.requests
+    split = run_many(PAIR, args.runs, ab_requests, args.look_every, args.workers, args.sd)
     ratios = []
     for i, s in zip(inter, split, strict=True):
         if i["decision"] == "better" and s["decision"] == "better":
             ratios.append(s["decided_at"] / i["decided_at"])
     return {
         "runs": len(inter),
+        "user_propensity_sd": args.sd,
         "interleave_better": sum(r["decision"] == "better" for r in inter),
         "ab_better": sum(r["decision"] == "better" for r in split),
         "interleave_requests": [r["decided_at"] for r in inter],
@@ -158,6 +176,11 @@ def main() -> None:
     parser.add_argument("kind", choices=["aa", "ab", "interleave", "srm"])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--ab-requests", type=int, help="interleave: the A/B arm's requests")
+    parser.add_argument(
+        "--user-propensity-sd", dest="sd", type=float, default=0.0,
+        help="how much the simulated users differ in click propensity (logit sd)",
+    )  # fmt: skip
     parser.add_argument("--look-every", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--splits", type=int, default=1_000)

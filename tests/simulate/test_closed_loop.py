@@ -310,3 +310,29 @@ def measure(
 
     summary = run_loop(loop, recorded, send, requests=1_000)
     return summary, float(np.mean(expected))
+
+
+def test_users_differ_in_click_propensity_only_when_asked(shop: SyntheticShop) -> None:
+    """A spread of propensities spreads the users' click rates, the average stays near."""
+    same_items = [f"i{k}" for k in range(0, 200, 20)]
+    alike = ClosedLoopShop(shop, 4)
+    apart = ClosedLoopShop(shop, 4, ChoiceModel(user_propensity_sd=1.5))
+    at = alike.start
+    users = [f"u{k}" for k in range(300)]
+    flat = np.array([alike.expected_ctr(u, same_items, at) for u in users])
+    spread = np.array([apart.expected_ctr(u, same_items, at) for u in users])
+    # The same tastes and items: only the propensity moves a user's click rate.
+    assert np.std(np.log(spread / flat)) == pytest.approx(1.5, rel=0.2)
+    assert spread.mean() == pytest.approx(flat.mean(), rel=0.25)
+    # sd 0 is the model without the trait: the same draws give the same clicks.
+    legacy = ClosedLoopShop(shop, 4, ChoiceModel(user_propensity_sd=0.0))
+    shown = body(same_items)
+    for _ in range(200):
+        user_id, when = alike.next_request()
+        assert legacy.next_request() == (user_id, when)
+        assert alike.react(user_id, shown, when) == legacy.react(user_id, shown, when)
+
+
+def test_a_negative_propensity_spread_is_refused() -> None:
+    with pytest.raises(ValueError, match="user_propensity_sd"):
+        ChoiceModel(user_propensity_sd=-0.1)

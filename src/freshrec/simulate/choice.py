@@ -7,7 +7,7 @@ A user shown a list scans it top to bottom. Position ``k`` (0-based) is examined
 independently of the other positions (the position-based model), and an examined item is
 clicked with
 
-    click(u, i, t) = sigmoid(click_scale * affinity(u, i, t) + click_bias)
+    click(u, i, t) = sigmoid(click_scale * affinity(u, i, t) + click_bias + propensity(u))
     affinity(u, i, t) = match(u, i, t) + appeal(i)
     match(u, i, t) = max(r_u(t)[main(i)], second_category_weight * r_u(t)[second(i)])
 
@@ -15,7 +15,12 @@ where ``r_u(t) = taste_u(t) / max(taste_u(t))`` is the user's hidden taste over 
 simulated time ``t`` relative to their favourite (the shop's own ``Population.taste_at``, so
 tastes drift exactly as the shop's do) and ``appeal(i)`` is a hidden quality of the item:
 ``appeal_sd * (rho * z(i) + sqrt(1 - rho ** 2) * noise(i))`` with ``z`` the standardised log
-popularity of the item in the shop and ``rho = appeal_popularity_correlation``. Items not yet
+popularity of the item in the shop and ``rho = appeal_popularity_correlation``.
+``propensity(u)`` is a hidden trait of the user, how readily they click anything:
+``N(-s ** 2 / 2, s ** 2)`` with ``s = user_propensity_sd``, centred so that the mean odds
+multiplier ``exp(propensity)`` is 1 and the shop's average click rate stays about the same
+whatever ``s``. Real users differ this way (a few click a lot, most rarely); between-user
+variance is what an A/B test over users pays for and interleaving cancels. Items not yet
 created at ``t``, and items the shop does not know, are never clicked (they still take their
 position). The user leaves after ``max_clicks`` clicks and has no memory: an item clicked or
 bought before is as likely to be clicked again. A click becomes a purchase, worth the
@@ -30,7 +35,8 @@ at the first); the ``max_clicks`` stop makes the exact expectation a short recur
 
 Defaults: exponent 1.0 (position 1 is examined half as often as position 0, position 9 a
 tenth), click scale 2.5 and bias -5.0, second category weight 0.5, appeal sd 0.2 with
-correlation 0.3, at most 3 clicks; purchase scale 2.0, bias -3.0, price sensitivity 0.5.
+correlation 0.3, users alike in propensity (sd 0), at most 3 clicks; purchase scale 2.0,
+bias -3.0, price sensitivity 0.5.
 So an examined item of the user's favourite category with average appeal is clicked 7.6 %
 of the time, one two sds more appealing 18 %, one of a category the user ignores 0.7 %; a
 click on a favourite-category item of median price is bought 27 % of the time (21 % at twice
@@ -68,6 +74,7 @@ class ChoiceModel:
         second_category_weight: how much an item's second category counts towards the match.
         appeal_sd: standard deviation of the hidden per-item appeal.
         appeal_popularity_correlation: correlation of appeal with the item's log popularity.
+        user_propensity_sd: spread of the users' hidden click propensity (logit units).
         max_clicks: the user stops scanning after this many clicks.
         purchase_scale: slope of the purchase logit (after a click) in the affinity.
         purchase_bias: purchase logit at zero affinity and median price.
@@ -82,6 +89,7 @@ class ChoiceModel:
     second_category_weight: float = 0.5
     appeal_sd: float = 0.2
     appeal_popularity_correlation: float = 0.3
+    user_propensity_sd: float = 0.0
     max_clicks: int = 3
     purchase_scale: float = 2.0
     purchase_bias: float = -3.0
@@ -90,8 +98,10 @@ class ChoiceModel:
     purchase_delay_seconds: float = 120.0
 
     def __post_init__(self) -> None:
-        if self.position_exponent < 0.0 or self.appeal_sd < 0.0 or self.max_clicks < 1:
-            raise ValueError("need position_exponent >= 0, appeal_sd >= 0 and max_clicks >= 1")
+        if min(self.position_exponent, self.appeal_sd, self.user_propensity_sd) < 0.0:
+            raise ValueError("position_exponent, appeal_sd and user_propensity_sd must be >= 0")
+        if self.max_clicks < 1:
+            raise ValueError("max_clicks must be >= 1")
         if not 0.0 <= self.appeal_popularity_correlation <= 1.0:
             raise ValueError("appeal_popularity_correlation must be within [0, 1]")
         if not 0.0 <= self.second_category_weight <= 1.0:
@@ -101,6 +111,12 @@ class ChoiceModel:
         """Return the examination probability of positions 0 .. n-1, shape [n], float64."""
         exam: np.ndarray = (1.0 + np.arange(n, dtype=np.float64)) ** -self.position_exponent
         return exam
+
+    def propensities(self, n_users: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw every user's hidden click propensity, shape [n_users], float64 (zeros at sd 0)."""
+        sd = self.user_propensity_sd
+        drawn: np.ndarray = rng.normal(-sd * sd / 2.0, sd, n_users) if sd > 0 else np.zeros(n_users)
+        return drawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,13 +189,20 @@ def match(
 
 
 def click_probabilities(
-    choice: ChoiceModel, table: ItemTable, relative: np.ndarray, idx: np.ndarray, at: float
+    choice: ChoiceModel,
+    table: ItemTable,
+    relative: np.ndarray,
+    idx: np.ndarray,
+    at: float,
+    propensity: float = 0.0,
 ) -> np.ndarray:
     """Return the click probability of each item once examined at time ``at``, float64.
 
-    Unknown items (``idx`` -1) and items created after ``at`` get 0.
+    ``propensity`` is the user's (``ChoiceModel.propensities``). Unknown items (``idx`` -1)
+    and items created after ``at`` get 0.
     """
     logit = choice.click_scale * match(choice, table, relative, idx) + table.click_base[idx]
+    logit += propensity
     logit[table.created_at[idx] > at] = -np.inf
     # exp(inf) is inf without a warning, so -inf logits give exactly 0.
     probability: np.ndarray = 1.0 / (1.0 + np.exp(-logit))
@@ -218,6 +241,7 @@ def sample_clicks(
     examination: list[float],
     draws: list[float],
     at: float,
+    propensity: float = 0.0,
 ) -> list[tuple[int, int, float]]:
     """Return the clicks on a shown list as ``(position, item, match)``, top first.
 
@@ -232,6 +256,7 @@ def sample_clicks(
         examination: examination probability per position, at least ``len(items)``.
         draws: uniform draws in [0, 1), one per position at least.
         at: the unix time the list is shown.
+        propensity: the user's click propensity (``ChoiceModel.propensities``).
     """
     weight, scale = choice.second_category_weight, choice.click_scale
     clicks: list[tuple[int, int, float]] = []
@@ -240,7 +265,7 @@ def sample_clicks(
             continue
         first, second = relative[rows.main[item]], weight * relative[rows.second[item]]
         fit = first if first > second else second
-        logit = scale * fit + rows.click_base[item]
+        logit = scale * fit + rows.click_base[item] + propensity
         # draw < exam * sigmoid(logit) without a division; below -700 exp would overflow
         # (and the chance is 0 in floating point anyway).
         if logit > -700.0 and draws[position] * (1.0 + math.exp(-logit)) < examination[position]:

@@ -8,10 +8,10 @@ request: the loop that A/B tests and interleaving run in. What really happened i
 ``ClosedLoopShop.truth`` (every click and purchase with its list and position) and
 ``expected_ctr`` gives the exact expectation of a list, so estimators can be checked.
 
-Randomness comes from three streams of ``seed``: the hidden appeal, the sequence of users and
-the reactions. Two loops with the same seed ask the same users at the same times, and, when
-shown lists of the same length, draw the same random numbers for them: paired arms of an
-experiment differ only by what they show (common random numbers).
+Randomness comes from four streams of ``seed``: the hidden appeal, the sequence of users, the
+reactions and the users' click propensities. Two loops with the same seed ask the same users
+at the same times, and, when shown lists of the same length, draw the same random numbers for
+them: paired arms of an experiment differ only by what they show (common random numbers).
 
 Example:
     >>> from freshrec.simulate import ShopConfig, SyntheticShop
@@ -129,8 +129,12 @@ class ClosedLoopShop:
         self.seconds_per_request = seconds_per_request
         self.start = _log_end(shop) if start is None else float(start)
         self.truth: list[Outcome] = []
-        appeal_seed, users_seed, react_seed = np.random.SeedSequence(seed).spawn(3)
+        # A fourth child leaves the first three (and every run before propensities) as they were.
+        appeal_seed, users_seed, react_seed, traits_seed = np.random.SeedSequence(seed).spawn(4)
         self._table = build_item_table(shop, choice, np.random.default_rng(appeal_seed))
+        self._propensity: list[float] = choice.propensities(
+            config.n_users, np.random.default_rng(traits_seed)
+        ).tolist()
         self._rows = ItemRows.of(self._table)
         self._users_rng = np.random.default_rng(users_seed)
         self._rng = np.random.default_rng(react_seed)
@@ -186,13 +190,16 @@ class ClosedLoopShop:
         entries = body.get("items") or ()
         n = len(entries)
         relative = self._relative_taste(user_id, at)
+        propensity = self._propensity[int(user_id[1:])]  # a known user: checked just above
         # Drawn whatever the list holds, so paired loops stay in step (common random numbers).
         draws = self._rng.random(2 * n).tolist()
         self._examination(n)  # grows the cached list for long lists
         index = self._index
         items = [index.get(entry["item_id"], -1) for entry in entries]
         choice = self.choice
-        clicks = sample_clicks(choice, self._rows, relative, items, self._exam_list, draws, at)
+        clicks = sample_clicks(
+            choice, self._rows, relative, items, self._exam_list, draws, at, propensity
+        )
         if not clicks:
             return []
         recommendation_id = body.get("recommendation_id")
@@ -230,7 +237,8 @@ class ClosedLoopShop:
             return 0.0
         idx = np.array([self._index.get(item_id, -1) for item_id in item_ids], dtype=np.int64)
         relative = np.array(self._relative_taste(user_id, at))
-        chances = click_probabilities(self.choice, self._table, relative, idx, at)
+        propensity = self._propensity[int(user_id[1:])]
+        chances = click_probabilities(self.choice, self._table, relative, idx, at, propensity)
         return expected_clicks(self._examination(n) * chances, self.choice.max_clicks) / n
 
     def best_items(self, user_id: str, n: int, at: float) -> list[str]:

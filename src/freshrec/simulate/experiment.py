@@ -24,6 +24,7 @@ from typing import Any
 
 from freshrec.config import EngineConfig
 from freshrec.engine import Engine
+from freshrec.simulate.choice import ChoiceModel
 from freshrec.simulate.closed_loop import ClosedLoopShop, run_loop
 from freshrec.simulate.shop import ShopConfig, SyntheticShop
 
@@ -53,6 +54,7 @@ def simulate_experiment(
     n: int = 10,
     look_every: int = 500,
     on_request: Callable[[int], None] | None = None,
+    choice: ChoiceModel | None = None,
 ) -> dict[str, Any]:
     """Run the experiment ``spec`` (a ``PUT /v1/experiments`` body) for ``requests`` requests.
 
@@ -66,6 +68,7 @@ def simulate_experiment(
         look_every: the report is taken every this many requests (its decisions are in
             ``looks``).
         on_request: called with each request's number (progress).
+        choice: how the simulated users react (default ``ChoiceModel()``).
 
     Returns:
         The experiment's report after the last request, with ``looks`` (the decision of
@@ -74,7 +77,7 @@ def simulate_experiment(
     config = settings or EngineConfig.from_dict(DEFAULT_SETTINGS)
     spec = {**spec, "salt": spec.get("salt", f"seed-{seed}")}
     synthetic = SyntheticShop(shop)
-    loop = ClosedLoopShop(synthetic, seed)
+    loop = ClosedLoopShop(synthetic, seed, choice or ChoiceModel())
     looks: list[dict[str, Any]] = []
     with Engine.open(None, config, background_training=False) as engine:
         engine.upsert_items(synthetic.items())
