@@ -311,7 +311,9 @@ class SparseRows:
         slots = ranges(self._start[rows], lengths)
         entries = self._cols[slots]
         # One sort, then a sum per run of equal columns (``np.unique`` would sort twice).
-        order = entries.argsort()
+        # Stable (timsort) merges the rows' runs, already sorted after a compaction: about
+        # half the default quicksort's time on a few thousand entries.
+        order = entries.argsort(kind="stable")
         cols = entries[order]
         vals = (self._vals[slots] * np.repeat(weights, lengths))[order]
         if not len(cols):

@@ -153,12 +153,14 @@ def create_app(
     # Outermost, so that refusals (401, 413, ...) reach a permitted page's script too.
     app.add_middleware(CorsMiddleware, origins=origins)
     install_docs(app)
+    # Recommendations first: the router tries each included router in turn, and the hot
+    # route matched fifth cost ~60 µs of matching per request (no paths overlap).
     routers = (
+        routes_recs,
         routes_ops,
         routes_items,
         routes_users,
         routes_events,
-        routes_recs,
         routes_measurement,
     )
     for module in (*routers, dashboard):
