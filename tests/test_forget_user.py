@@ -200,3 +200,21 @@ def test_what_happens_while_the_state_is_rebuilt_goes_to_the_kept_measurement(
     kept = [served.user_id for served, _ in engine.measurement.log.lists()]
     assert VICTIM not in kept
     engine.close()
+
+
+def test_records_written_after_a_forget_reach_the_rebuilt_state(
+    tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    """The catalogue and profiles write into the state the forget built, not the old one."""
+    full, without = _twins(tmp_path, events)
+    without.close()
+    with full:
+        full.forget_user(VICTIM)
+        full.upsert_items([{"item_id": "brand-new", "categories": ["c0"]}])
+        full.ingest([{"user_id": "u7", "item_id": "brand-new", "type": "purchase"}])
+        assert full.user_event_count("u7") > 0
+        assert full.unlisted_count == 0
+        answered = [r.item_id for r in full.recommend("someone-new", n=40)]
+        assert "brand-new" in answered
+        full.patch_user("u7", {"properties": {"plan": "gold"}})
+        assert full.get_user("u7").properties == {"plan": "gold"}

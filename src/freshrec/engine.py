@@ -19,27 +19,20 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from freshrec import scenarios
 from freshrec.config import EngineConfig
-from freshrec.content.service import ContentService, ItemTexts
+from freshrec.content.service import ContentService
 from freshrec.errors import (
-    EngineClosedError,
-    EngineDegradedError,
-    NotFoundError,
     OffsetNotReachedError,
     StoreError,
-    UnknownItemError,
     ValidationError,
 )
 from freshrec.management.forget import Forgotten
-from freshrec.management.paging import ItemPage, decode_cursor, page_of
-from freshrec.management.patch import merge_patch
+from freshrec.management.paging import ItemPage
+from freshrec.management.records import Records
 from freshrec.measurement.answering import Answer, Answering
 from freshrec.measurement.log import ListLog
 from freshrec.measurement.service import Measurement
@@ -49,7 +42,7 @@ from freshrec.models.modelset import ModelSet, PublishedModels
 from freshrec.models.new_items import REFRESH_BUDGET_SECONDS
 from freshrec.models.segments import SegmentTrending
 from freshrec.pipelines import Pipelines
-from freshrec.reading import Reader, check_n
+from freshrec.reading import Reader
 from freshrec.retraining import MODEL_BLOB, Retrainer
 from freshrec.rwlock import ReadWriteLock
 from freshrec.sources import registry
@@ -70,18 +63,16 @@ from freshrec.types import (
     User,
     check_id,
     parse_events,
-    parse_item,
-    parse_user,
 )
 from freshrec.upkeep import Upkeep
+from freshrec.write_guard import WriteGuard
 
 log = logging.getLogger(__name__)
 
 DB_FILE = "freshrec.db"
 MEASUREMENT_FILE = "measurement.db"
-# Items of an upsert, and events of an ingest, applied per hold of the write lock (a few
-# ms each: answers wait at most that long behind a bulk write).
-APPLY_CHUNK_ITEMS = 500
+# Events of an ingest applied per hold of the write lock (a few ms: answers wait at most
+# that long behind a bulk write; items: ``management.records.APPLY_CHUNK_ITEMS``).
 APPLY_CHUNK_EVENTS = 256
 # How long a read with ``at_least`` waits for an ingest in flight to apply its events.
 OFFSET_WAIT_SECONDS = 1.0
@@ -160,8 +151,7 @@ class Engine:
         self._upkeep = (
             Upkeep(self._lock.writing, self._upkeep_step) if background_training else None
         )
-        self._closed = False
-        self._degraded: str | None = None  # see ``degraded``
+        self._guard = WriteGuard()  # closed or degraded engines refuse writes
         self._directory_lock: DirectoryLock | None = None  # set by ``open`` for a directory
         wanted = self.config.scenarios
         self._content = ContentService(
@@ -202,7 +192,21 @@ class Engine:
             self._content,
             self._lock,
         )
+        self._records = self._new_records()
         self._restore()
+
+    def _new_records(self) -> Records:
+        """Items and profiles over the current state, this engine's store, locks and guard."""
+        return Records(
+            self.store,
+            self._state,
+            self._content,
+            self._pipelines,
+            self._lock,
+            self._catalogue_lock,
+            self._profile_lock,
+            self._guard,
+        )
 
     @property
     def _models(self) -> ModelSet:
@@ -281,9 +285,9 @@ class Engine:
         for item in items:  # indices first, so saved embeddings can be matched to them
             self._state.item_index(item.item_id)
         self._content.restore(self.store, self._state.items.get)
-        self._apply_items(items)
+        self._records.apply_items(items)
         users = list(self.store.iter_users())
-        self._apply_users(users)
+        self._records.apply_users(users)
         self._content.warm_stated(user.text for user in users)
         # Served lists are attributed again as the log passes them (merged by offset).
         measuring = self._restore_measurement
@@ -319,7 +323,7 @@ class Engine:
 
     def close(self) -> None:
         """Wait for a running retrain, then flush and close the store. Idempotent."""
-        if self._closed:
+        if self._guard.closed:
             return
         self._retrainer.close()
         if self._upkeep is not None:
@@ -333,7 +337,7 @@ class Engine:
             log.warning("could not save text embeddings at close", exc_info=True)
         # No append or apply is half done.
         with self._append_lock, self._apply_lock, self._lock.writing():
-            self._closed = True
+            self._guard.closed = True
             self.store.close()
             if self._directory_lock is not None:
                 self._directory_lock.release()
@@ -344,35 +348,14 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- catalogue and users ------------------------------------------------------------------
+    # -- catalogue and users (``management.records``) ------------------------------------------
 
     def upsert_items(self, items: Iterable[Mapping[str, Any]]) -> int:
         """Validate and store items (all or none); return how many were written.
 
         Raises ``ValidationError`` naming the index and field of the first bad item.
         """
-        self._check_writable()
-        parsed = _parse_all(items, parse_item, "items")
-        self._content.validate(parsed)
-        # One upsert at a time: what is prepared off the write lock (grown tables) must not
-        # race another upsert's rows.
-        with self._catalogue_lock:
-            self.store.upsert_items(parsed)
-            # Applied in chunks, the write lock let go in between: answers get in during a
-            # bulk upsert (each item is applied whole; a reader may see a prefix of the batch).
-            for start in range(0, len(parsed), APPLY_CHUNK_ITEMS):
-                chunk = parsed[start : start + APPLY_CHUNK_ITEMS]
-                read = self._content.read_items(chunk)  # keyword hashing, off the lock
-                self._content.reserve(len(self._state.items) + len(chunk))
-                with self._lock.writing(), self._applying_committed("items"):
-                    self._apply_items(chunk, read)
-        return len(parsed)
-
-    def _apply_items(self, items: Sequence[Item], read: ItemTexts | None = None) -> None:
-        """Catalogue state, then content (texts queue for encoding; keywords are inline)."""
-        self._state.apply_items(items)
-        iidxs = [self._state.item_index(item.item_id) for item in items]
-        self._content.on_items(iidxs, items, read)
+        return self._records.upsert_items(items)
 
     def list_bare_items(self, item_ids: Iterable[str]) -> int:
         """List each of ``item_ids`` that no upsert created yet as a bare item; return how many.
@@ -380,12 +363,7 @@ class Engine:
         For event-only data (a replay or an import without an item file), where the events
         are the catalogue: items already listed are left as they are.
         """
-        with self._lock.reading():
-            listed, index = self._state.catalog.listed, self._state.items.get
-            new = [
-                i for i in dict.fromkeys(item_ids) if (iidx := index(i)) is None or not listed[iidx]
-            ]
-        return self.upsert_items({"item_id": item_id} for item_id in new) if new else 0
+        return self._records.list_bare_items(item_ids)
 
     def unlisted_items(self, limit: int = 100) -> list[tuple[str, int]]:
         """Item ids met only in events, with their event counts, most events first.
@@ -393,22 +371,12 @@ class Engine:
         Events on such items are kept and counted, but the items are never recommended
         until an upsert creates them (``upsert_items``; an admin may also hide them).
         """
-        with self._lock.reading():
-            state = self._state
-            unlisted = np.flatnonzero(~state.catalog.listed)
-            if not len(unlisted):
-                return []
-            counts = state.columns.item_counts(len(state.items))
-            picked = unlisted[np.lexsort((unlisted, -counts[unlisted]))][:limit]
-            return [(state.items.id_of(int(i)), int(counts[i])) for i in picked]
+        return self._records.unlisted_items(limit)
 
     @property
     def unlisted_count(self) -> int:
         """How many item ids were met only in events (``unlisted_items`` lists them)."""
-        with (
-            self._lock.reading()
-        ):  # a count of the catalogue's mask, without stats()'s store queries
-            return self._state.catalog.unlisted_count
+        return self._records.unlisted_count
 
     def hide_item(self, item_id: str) -> Item:
         """Hide an item from every answer (``available`` false), keeping its history.
@@ -428,19 +396,7 @@ class Engine:
             UnknownItemError: the engine has never met ``item_id``.
             ValidationError: the patch or the patched item is invalid (nothing changes).
         """
-        check_id(item_id, "item_id")
-        with self._catalogue_lock:  # no upsert between the read and the write
-            stored = self.store.get_item(item_id)
-            if stored is not None:
-                record = stored.to_dict()
-            elif self._state.items.get(item_id) is not None:
-                record = {"item_id": item_id}
-            else:
-                raise UnknownItemError(item_id)
-            merged = merge_patch(record, changes, "item_id")
-            parse_item(merged)  # refused here, the error names no batch index
-            self.upsert_items([merged])
-        return self.get_item(item_id)
+        return self._records.patch_item(item_id, changes)
 
     def list_items(
         self, cursor: str | None = None, limit: int = 100, available: bool | None = None
@@ -450,37 +406,19 @@ class Engine:
         ``available``: only recommendable (True) or hidden (False) items. Raises
         ``ValidationError`` for a bad ``cursor`` or ``limit`` outside [1, 1000].
         """
-        check_n(limit, "limit")
-        after = decode_cursor(cursor) if cursor is not None else None
-        return page_of(self.store.list_items(after, limit + 1, available), limit)
+        return self._records.list_items(cursor, limit, available)
 
     def get_item(self, item_id: str) -> Item:
         """Return a stored item; raises ``UnknownItemError``."""
-        item = self.store.get_item(check_id(item_id, "item_id"))
-        if item is None:
-            raise UnknownItemError(item_id)
-        return item
+        return self._records.get_item(item_id)
 
     def upsert_users(self, users: Iterable[Mapping[str, Any]]) -> int:
         """Validate and store user profiles (all or none); return how many were written."""
-        self._check_writable()
-        parsed = _parse_all(users, parse_user, "users")
-        with self._profile_lock:  # not between a patch's read and write, nor in a forget
-            self._check_writable()
-            self.store.upsert_users(parsed)
-            with self._lock.writing(), self._applying_committed("users"):
-                self._apply_users(parsed)
-        return len(parsed)
-
-    def _apply_users(self, users: Sequence[User]) -> None:
-        """Segments from properties and stated tastes (``text``), for new-user answers."""
-        self._pipelines.apply_users(users)
-        if users:
-            self._state.catalogue_version += 1  # cached answers may depend on profiles
+        return self._records.upsert_users(users)
 
     def get_user(self, user_id: str) -> User | None:
         """Return a stored user profile, or None."""
-        return self.store.get_user(check_id(user_id, "user_id"))
+        return self._records.get_user(user_id)
 
     def patch_user(self, user_id: str, changes: Mapping[str, Any]) -> User:
         """Change only the given fields of a profile (JSON Merge Patch); return it as stored.
@@ -491,41 +429,15 @@ class Engine:
             NotFoundError: no profile and no event names ``user_id``.
             ValidationError: the patch or the patched profile is invalid (nothing changes).
         """
-        check_id(user_id, "user_id")
-        with self._profile_lock:
-            stored = self.store.get_user(user_id)
-            if stored is None and self.user_event_count(user_id) == 0:
-                raise NotFoundError(f"unknown user_id {user_id!r}", "user_id")
-            record = stored.to_dict() if stored is not None else {"user_id": user_id}
-            merged = merge_patch(record, changes, "user_id")
-            parse_user(merged)  # refused here, the error names no batch index
-            self.upsert_users([merged])
-        user = self.store.get_user(user_id)
-        assert user is not None
-        return user
+        return self._records.patch_user(user_id, changes)
 
     def user_event_count(self, user_id: str) -> int:
         """How many of the user's events the online state holds (0 for an unknown user)."""
-        with self._lock.reading():
-            uidx = self._state.users.get(check_id(user_id, "user_id"))
-            history = self._state.histories.get(uidx) if uidx is not None else None
-            return history.events if history is not None else 0
+        return self._records.user_event_count(user_id)
 
     def user_events(self, user_id: str, limit: int = 100) -> list[tuple[int, Event]]:
-        """Return up to ``limit`` of the user's logged ``(offset, event)``, newest first.
-
-        The online state knows where the user's events are; the store has what they said.
-        """
-        check_id(user_id, "user_id")
-        check_n(limit, "limit")
-        with self._lock.reading():
-            state = self._state
-            uidx = state.users.get(user_id)
-            if uidx is None:
-                return []
-            offsets = state.offsets_of(state.columns.newest_of_user(uidx, limit))
-        # A forget may have emptied some since: holes are no one's events.
-        return [pair for pair in self.store.events_at(offsets) if not is_forgotten(pair[1])]
+        """Return up to ``limit`` of the user's logged ``(offset, event)``, newest first."""
+        return self._records.user_events(user_id, limit)
 
     def forget_user(self, user_id: str) -> Forgotten:
         """Forget a user, as data-protection law asks; return what was erased.
@@ -551,9 +463,9 @@ class Engine:
                 done, and calling again finishes it.
         """
         check_id(user_id, "user_id")
-        self._check_writable()
+        self._guard.check()
         with self._append_lock, self._apply_lock, self._catalogue_lock, self._profile_lock:
-            self._check_writable()
+            self._guard.check()
             self.forgetting = True
             try:
                 had_profile = self.store.get_user(user_id) is not None
@@ -563,7 +475,7 @@ class Engine:
                     lists = self.measurement.forget_user(user_id)
                     return Forgotten(user_id, False, 0, lists)
                 events = self.store.forget_user(user_id)  # durable from here on
-                with self._applying_committed("a forgotten user"):
+                with self._guard.applying_committed("a forgotten user"):
                     # A fit in flight finishes (and saves) first; the rebuilt state loads it.
                     self._retrainer.retire()
                     self._retrainer.start_cold()  # a warm start would carry the user
@@ -601,6 +513,8 @@ class Engine:
             fresh._state.catalogue_version += self._state.catalogue_version + 1
             for name in _REBUILT_PARTS:
                 setattr(self, name, getattr(fresh, name))
+            # Over the new state, but with this engine's locks (a forget holds them now).
+            self._records = self._new_records()
         old_retrainer.close()
         if old_upkeep is not None:
             old_upkeep.close()
@@ -617,7 +531,7 @@ class Engine:
         ``ValidationError`` is raised. When this returns, accepted events survive a crash and
         the next recommendation for their users reflects them.
         """
-        self._check_writable()
+        self._guard.check()
         valid, errors = parse_events(events, self._weights, time.time())
         if errors and atomic:
             index, exc = errors[0]
@@ -632,7 +546,7 @@ class Engine:
         # holds the engine's write lock one chunk at a time: answers get in between chunks
         # (a 2,000-event batch held it ~40 ms), other writers too, never another batch.
         with self._append_lock:
-            self._check_writable()  # again: ``close`` takes this lock
+            self._guard.check()  # again: ``close`` takes this lock
             fresh = self.store.append_events(valid)  # StoreUnavailableError: nothing written
             self._apply_lock.acquire()
         try:
@@ -645,7 +559,7 @@ class Engine:
                 # only this writer changes them, readers read the old arrays meanwhile.
                 self._state.columns.reserve(len(chunk))
                 self._models.covisitation.make_room(len(chunk))
-                with self._lock.writing(), self._applying_committed("events"):
+                with self._lock.writing(), self._guard.applying_committed("events"):
                     self._apply_events(chunk)
             result.offset = self._state.offset
             # Attribution to served lists, in log order (the measurement's own lock only).
@@ -675,7 +589,7 @@ class Engine:
             raise ValidationError("must be a non-negative integer", "at_least")
         with self._offset_moved:
             reached = self._offset_moved.wait_for(
-                lambda: self.applied_offset >= at_least or self._closed, timeout
+                lambda: self.applied_offset >= at_least or self._guard.closed, timeout
             )
         if not reached or self.applied_offset < at_least:
             raise OffsetNotReachedError(at_least, self.applied_offset)
@@ -684,28 +598,7 @@ class Engine:
     @property
     def degraded(self) -> str | None:
         """Why writes are refused (committed data failed to apply in memory), or None."""
-        return self._degraded
-
-    def _check_writable(self) -> None:
-        if self._closed:
-            raise EngineClosedError()
-        if self._degraded is not None:
-            raise EngineDegradedError(self._degraded)
-
-    @contextmanager
-    def _applying_committed(self, what: str) -> Iterator[None]:
-        """Apply data the store already committed; on failure, refuse writes from then on.
-
-        The log holds the data but memory may hold part of it: rather than let the two
-        diverge further, the engine refuses writes (``degraded``, shown by
-        ``/health/ready``) and keeps answering reads; a restart rebuilds from the log.
-        """
-        try:
-            yield
-        except Exception as exc:
-            self._degraded = f"applying committed {what} failed ({exc!r}); restart to rebuild"
-            log.exception("committed %s could not be applied; refusing writes", what)
-            raise EngineDegradedError(self._degraded) from exc
+        return self._guard.degraded
 
     def _apply_events(self, events: Sequence[Event]) -> None:
         """Update every piece of online state with already-durable events (log order)."""
@@ -921,13 +814,3 @@ def _runs_between_holes(batch: Sequence[tuple[int, Event]]) -> Iterator[tuple[in
         run.append(event)
     if run:
         yield first, run
-
-
-def _parse_all(records: Iterable[Mapping[str, Any]], parse: Any, what: str) -> list[Any]:
-    parsed = []
-    for index, raw in enumerate(records):
-        try:
-            parsed.append(parse(raw))
-        except ValidationError as exc:
-            raise ValidationError(f"{what}[{index}]: {exc.message}", exc.field) from None
-    return parsed

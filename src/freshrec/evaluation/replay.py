@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from freshrec.config import EngineConfig
-from freshrec.engine import APPLY_CHUNK_ITEMS, Engine
+from freshrec.engine import Engine
 from freshrec.errors import ValidationError
+from freshrec.management.records import APPLY_CHUNK_ITEMS
 from freshrec.types import Event, Item
 
 CATALOGUE = "catalogue"  # candidates: every listed item

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from freshrec.config import EngineConfig
-from freshrec.engine import APPLY_CHUNK_ITEMS, Engine
+from freshrec.engine import Engine
 from freshrec.errors import ValidationError
 from freshrec.evaluation.metrics import coverage, hit_rate, ndcg, recall
+from freshrec.management.records import APPLY_CHUNK_ITEMS
 from freshrec.reading import MAX_N
 from freshrec.training.trainer import StepProgress
 from freshrec.types import Event, Item

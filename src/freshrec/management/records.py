@@ -1,0 +1,258 @@
+"""The catalogue and the user profiles: validated, stored, then applied to the online state.
+
+``Records`` is what ``Engine.upsert_items``, ``patch_item``, ``upsert_users`` and their
+readers do. Every write is durable in the store before it reaches memory, and reaches
+memory under the engine's write lock; what can be prepared without the lock (parsing,
+keyword hashing, grown tables) is. The engine builds a ``Records`` over the online state
+it writes into and builds it again when that state is rebuilt (``Engine.forget_user``);
+the store, the locks and the write guard outlive it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from freshrec.content.service import ContentService, ItemTexts
+from freshrec.errors import NotFoundError, UnknownItemError, ValidationError
+from freshrec.management.paging import ItemPage, decode_cursor, page_of
+from freshrec.management.patch import merge_patch
+from freshrec.pipelines import Pipelines
+from freshrec.reading import check_n
+from freshrec.rwlock import ReadWriteLock
+from freshrec.state.online import OnlineState
+from freshrec.store import Store
+from freshrec.store.base import is_forgotten
+from freshrec.types import Event, Item, User, check_id, parse_item, parse_user
+from freshrec.write_guard import WriteGuard
+
+# Items of an upsert applied per hold of the write lock (a few ms each: answers wait at
+# most that long behind a bulk upsert).
+APPLY_CHUNK_ITEMS = 500
+
+
+class Records:
+    """Items and user profiles of one engine.
+
+    Args:
+        store: where records are kept (written first).
+        state: the online state the records are applied to.
+        content: item texts and stated tastes (validated, queued for encoding).
+        pipelines: the new-user side (segments and stated tastes of profiles).
+        lock: the engine's read-write lock (applying takes it as the writer).
+        catalogue_lock: one item upsert at a time (re-entrant: a patch reads, merges and
+            upserts under it); shared with ``forget_user``, so it outlives this object.
+        profile_lock: the same for profiles.
+        guard: whether writes are taken.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        state: OnlineState,
+        content: ContentService,
+        pipelines: Pipelines,
+        lock: ReadWriteLock,
+        catalogue_lock: threading.RLock,
+        profile_lock: threading.RLock,
+        guard: WriteGuard,
+    ) -> None:
+        self._store = store
+        self._state = state
+        self._content = content
+        self._pipelines = pipelines
+        self._lock = lock
+        self._catalogue_lock = catalogue_lock
+        self._profile_lock = profile_lock
+        self._guard = guard
+
+    # -- items ----------------------------------------------------------------------------------
+
+    def upsert_items(self, items: Iterable[Mapping[str, Any]]) -> int:
+        """Validate and store items (all or none); return how many were written.
+
+        Raises ``ValidationError`` naming the index and field of the first bad item.
+        """
+        self._guard.check()
+        parsed = parse_all(items, parse_item, "items")
+        self._content.validate(parsed)
+        # One upsert at a time: what is prepared off the write lock (grown tables) must not
+        # race another upsert's rows.
+        with self._catalogue_lock:
+            self._store.upsert_items(parsed)
+            # Applied in chunks, the write lock let go in between: answers get in during a
+            # bulk upsert (each item is applied whole; a reader may see a prefix of the batch).
+            for start in range(0, len(parsed), APPLY_CHUNK_ITEMS):
+                chunk = parsed[start : start + APPLY_CHUNK_ITEMS]
+                read = self._content.read_items(chunk)  # keyword hashing, off the lock
+                self._content.reserve(len(self._state.items) + len(chunk))
+                with self._lock.writing(), self._guard.applying_committed("items"):
+                    self.apply_items(chunk, read)
+        return len(parsed)
+
+    def apply_items(self, items: Sequence[Item], read: ItemTexts | None = None) -> None:
+        """Catalogue state, then content (texts queue for encoding; keywords are inline).
+
+        The caller holds the write lock (or owns the state alone, as a restore does).
+        """
+        self._state.apply_items(items)
+        iidxs = [self._state.item_index(item.item_id) for item in items]
+        self._content.on_items(iidxs, items, read)
+
+    def list_bare_items(self, item_ids: Iterable[str]) -> int:
+        """List each of ``item_ids`` that no upsert created yet as a bare item; return how many.
+
+        For event-only data (a replay or an import without an item file), where the events
+        are the catalogue: items already listed are left as they are.
+        """
+        with self._lock.reading():
+            listed, index = self._state.catalog.listed, self._state.items.get
+            new = [
+                i for i in dict.fromkeys(item_ids) if (iidx := index(i)) is None or not listed[iidx]
+            ]
+        return self.upsert_items({"item_id": item_id} for item_id in new) if new else 0
+
+    def unlisted_items(self, limit: int = 100) -> list[tuple[str, int]]:
+        """Item ids met only in events, with their event counts, most events first.
+
+        Events on such items are kept and counted, but the items are never recommended
+        until an upsert creates them (``upsert_items``; an admin may also hide them).
+        """
+        with self._lock.reading():
+            state = self._state
+            unlisted = np.flatnonzero(~state.catalog.listed)
+            if not len(unlisted):
+                return []
+            counts = state.columns.item_counts(len(state.items))
+            picked = unlisted[np.lexsort((unlisted, -counts[unlisted]))][:limit]
+            return [(state.items.id_of(int(i)), int(counts[i])) for i in picked]
+
+    @property
+    def unlisted_count(self) -> int:
+        """How many item ids were met only in events (``unlisted_items`` lists them)."""
+        with self._lock.reading():  # the catalogue's mask, without the store's queries
+            return self._state.catalog.unlisted_count
+
+    def patch_item(self, item_id: str, changes: Mapping[str, Any]) -> Item:
+        """Change only the given fields of an item (JSON Merge Patch); return it as stored.
+
+        An id met only in events is patched as a bare item (and so becomes listed).
+
+        Raises:
+            UnknownItemError: the engine has never met ``item_id``.
+            ValidationError: the patch or the patched item is invalid (nothing changes).
+        """
+        check_id(item_id, "item_id")
+        with self._catalogue_lock:  # no upsert between the read and the write
+            stored = self._store.get_item(item_id)
+            if stored is not None:
+                record = stored.to_dict()
+            elif self._state.items.get(item_id) is not None:
+                record = {"item_id": item_id}
+            else:
+                raise UnknownItemError(item_id)
+            merged = merge_patch(record, changes, "item_id")
+            parse_item(merged)  # refused here, the error names no batch index
+            self.upsert_items([merged])
+        return self.get_item(item_id)
+
+    def list_items(
+        self, cursor: str | None = None, limit: int = 100, available: bool | None = None
+    ) -> ItemPage:
+        """Page through the catalogue in ``item_id`` order; pass ``next_cursor`` back.
+
+        ``available``: only recommendable (True) or hidden (False) items. Raises
+        ``ValidationError`` for a bad ``cursor`` or ``limit`` outside [1, 1000].
+        """
+        check_n(limit, "limit")
+        after = decode_cursor(cursor) if cursor is not None else None
+        return page_of(self._store.list_items(after, limit + 1, available), limit)
+
+    def get_item(self, item_id: str) -> Item:
+        """Return a stored item; raises ``UnknownItemError``."""
+        item = self._store.get_item(check_id(item_id, "item_id"))
+        if item is None:
+            raise UnknownItemError(item_id)
+        return item
+
+    # -- users ----------------------------------------------------------------------------------
+
+    def upsert_users(self, users: Iterable[Mapping[str, Any]]) -> int:
+        """Validate and store user profiles (all or none); return how many were written."""
+        self._guard.check()
+        parsed = parse_all(users, parse_user, "users")
+        with self._profile_lock:  # not between a patch's read and write, nor in a forget
+            self._guard.check()
+            self._store.upsert_users(parsed)
+            with self._lock.writing(), self._guard.applying_committed("users"):
+                self.apply_users(parsed)
+        return len(parsed)
+
+    def apply_users(self, users: Sequence[User]) -> None:
+        """Segments from properties and stated tastes (``text``), for new-user answers."""
+        self._pipelines.apply_users(users)
+        if users:
+            self._state.catalogue_version += 1  # cached answers may depend on profiles
+
+    def get_user(self, user_id: str) -> User | None:
+        """Return a stored user profile, or None."""
+        return self._store.get_user(check_id(user_id, "user_id"))
+
+    def patch_user(self, user_id: str, changes: Mapping[str, Any]) -> User:
+        """Change only the given fields of a profile (JSON Merge Patch); return it as stored.
+
+        A user known only from events gets a profile made from the patch.
+
+        Raises:
+            NotFoundError: no profile and no event names ``user_id``.
+            ValidationError: the patch or the patched profile is invalid (nothing changes).
+        """
+        check_id(user_id, "user_id")
+        with self._profile_lock:
+            stored = self._store.get_user(user_id)
+            if stored is None and self.user_event_count(user_id) == 0:
+                raise NotFoundError(f"unknown user_id {user_id!r}", "user_id")
+            record = stored.to_dict() if stored is not None else {"user_id": user_id}
+            merged = merge_patch(record, changes, "user_id")
+            parse_user(merged)  # refused here, the error names no batch index
+            self.upsert_users([merged])
+        user = self._store.get_user(user_id)
+        assert user is not None
+        return user
+
+    def user_event_count(self, user_id: str) -> int:
+        """How many of the user's events the online state holds (0 for an unknown user)."""
+        with self._lock.reading():
+            uidx = self._state.users.get(check_id(user_id, "user_id"))
+            history = self._state.histories.get(uidx) if uidx is not None else None
+            return history.events if history is not None else 0
+
+    def user_events(self, user_id: str, limit: int = 100) -> list[tuple[int, Event]]:
+        """Return up to ``limit`` of the user's logged ``(offset, event)``, newest first.
+
+        The online state knows where the user's events are; the store has what they said.
+        """
+        check_id(user_id, "user_id")
+        check_n(limit, "limit")
+        with self._lock.reading():
+            state = self._state
+            uidx = state.users.get(user_id)
+            if uidx is None:
+                return []
+            offsets = state.offsets_of(state.columns.newest_of_user(uidx, limit))
+        # A forget may have emptied some since: holes are no one's events.
+        return [pair for pair in self._store.events_at(offsets) if not is_forgotten(pair[1])]
+
+
+def parse_all(records: Iterable[Mapping[str, Any]], parse: Any, what: str) -> list[Any]:
+    """Parse every record with ``parse``; a refusal names the record's index in ``what``."""
+    parsed = []
+    for index, raw in enumerate(records):
+        try:
+            parsed.append(parse(raw))
+        except ValidationError as exc:
+            raise ValidationError(f"{what}[{index}]: {exc.message}", exc.field) from None
+    return parsed
