@@ -218,3 +218,48 @@ def test_records_written_after_a_forget_reach_the_rebuilt_state(
         assert "brand-new" in answered
         full.patch_user("u7", {"properties": {"plan": "gold"}})
         assert full.get_user("u7").properties == {"plan": "gold"}
+
+
+def test_writes_waiting_behind_a_forget_reach_the_rebuilt_state(
+    tmp_path: Path, events: list[dict[str, Any]]
+) -> None:
+    """An upsert or patch that waited for a forget applies to the state the forget built."""
+    import threading
+    import time
+
+    from freshrec.errors import UnknownItemError
+
+    full, without = _twins(tmp_path, events)
+    without.close()
+    with full:
+        full.ingest([{"user_id": VICTIM, "item_id": "victim-only", "type": "view"}])
+        records = full._records
+        outcomes: dict[str, Any] = {}
+
+        def run(name: str, call: Any) -> threading.Thread:
+            def target() -> None:
+                try:
+                    outcomes[name] = call()
+                except Exception as exc:  # the outcome is what is checked
+                    outcomes[name] = exc
+
+            thread = threading.Thread(target=target)
+            thread.start()
+            return thread
+
+        # The forget takes the catalogue lock, then waits here for the profile lock; the
+        # writes started meanwhile wait for the catalogue lock, so they run after it.
+        with records.profile_lock:
+            forget = run("forget", lambda: full.forget_user(VICTIM))
+            time.sleep(0.2)
+            upsert = run("upsert", lambda: full.upsert_items([{"item_id": "brand-new"}]))
+            patch = run("patch", lambda: full.patch_item("victim-only", {"title": "x"}))
+            time.sleep(0.2)
+        for thread in (forget, upsert, patch):
+            thread.join(30)
+        assert outcomes["upsert"] == 1
+        # Known only from the forgotten user's events: unknown once they are erased.
+        assert isinstance(outcomes["patch"], UnknownItemError)
+        assert full.get_item("brand-new").item_id == "brand-new"
+        assert full._state.items.get("brand-new") is not None  # in memory, not only stored
+        assert full._state.items.get("victim-only") is None

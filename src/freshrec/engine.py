@@ -32,7 +32,7 @@ from freshrec.errors import (
 )
 from freshrec.management.forget import Forgotten
 from freshrec.management.paging import ItemPage
-from freshrec.management.records import Records
+from freshrec.management.records import Records, Targets
 from freshrec.measurement.answering import Answer, Answering
 from freshrec.measurement.log import ListLog
 from freshrec.measurement.service import Measurement
@@ -127,9 +127,6 @@ class Engine:
         self._lock = shared_lock or ReadWriteLock()
         self._append_lock = threading.Lock()  # orders log appends; see ``ingest``
         self._apply_lock = threading.Lock()  # one batch of events applies at a time, in order
-        # One item upsert at a time (re-entrant: a patch reads, merges and upserts under it).
-        self._catalogue_lock = threading.RLock()
-        self._profile_lock = threading.RLock()  # profile writes; a patch's read-merge-write
         self.forgetting = False  # a ``forget_user`` runs: writes wait (HTTP answers 503)
         # Signalled whenever the applied log offset moves (reads with ``at_least`` wait on it).
         self._offset_moved = threading.Condition(threading.Lock())
@@ -192,21 +189,15 @@ class Engine:
             self._content,
             self._lock,
         )
-        self._records = self._new_records()
-        self._restore()
-
-    def _new_records(self) -> Records:
-        """Items and profiles over the current state, this engine's store, locks and guard."""
-        return Records(
+        # Items and profiles; it asks for the current parts (a forget swaps them) under its
+        # own locks or ours, never holding on to them.
+        self._records = Records(
             self.store,
-            self._state,
-            self._content,
-            self._pipelines,
+            lambda: Targets(self._state, self._content, self._pipelines),
             self._lock,
-            self._catalogue_lock,
-            self._profile_lock,
             self._guard,
         )
+        self._restore()
 
     @property
     def _models(self) -> ModelSet:
@@ -464,7 +455,8 @@ class Engine:
         """
         check_id(user_id, "user_id")
         self._guard.check()
-        with self._append_lock, self._apply_lock, self._catalogue_lock, self._profile_lock:
+        records = self._records
+        with self._append_lock, self._apply_lock, records.catalogue_lock, records.profile_lock:
             self._guard.check()
             self.forgetting = True
             try:
@@ -513,8 +505,6 @@ class Engine:
             fresh._state.catalogue_version += self._state.catalogue_version + 1
             for name in _REBUILT_PARTS:
                 setattr(self, name, getattr(fresh, name))
-            # Over the new state, but with this engine's locks (a forget holds them now).
-            self._records = self._new_records()
         old_retrainer.close()
         if old_upkeep is not None:
             old_upkeep.close()

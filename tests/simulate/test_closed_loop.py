@@ -1,3 +1,4 @@
+import hashlib
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -324,13 +325,21 @@ def test_users_differ_in_click_propensity_only_when_asked(shop: SyntheticShop) -
     # The same tastes and items: only the propensity moves a user's click rate.
     assert np.std(np.log(spread / flat)) == pytest.approx(1.5, rel=0.2)
     assert spread.mean() == pytest.approx(flat.mean(), rel=0.25)
-    # sd 0 is the model without the trait: the same draws give the same clicks.
-    legacy = ClosedLoopShop(shop, 4, ChoiceModel(user_propensity_sd=0.0))
-    shown = body(same_items)
-    for _ in range(200):
-        user_id, when = alike.next_request()
-        assert legacy.next_request() == (user_id, when)
-        assert alike.react(user_id, shown, when) == legacy.react(user_id, shown, when)
+
+
+def test_alike_users_react_exactly_as_before_propensities_existed(shop: SyntheticShop) -> None:
+    """sd 0 draws nothing more: the trace matches the one recorded at 7756f1c (158 events)."""
+    loop = ClosedLoopShop(shop, 4)
+    shown = body([f"i{k}" for k in range(0, 200, 20)])
+    trace = []
+    for _ in range(2000):
+        user_id, when = loop.next_request()
+        trace.extend(
+            (e["user_id"], e["item_id"], e["type"], e["timestamp"])
+            for e in loop.react(user_id, shown, when)
+        )
+    digest = hashlib.sha256(repr(trace).encode()).hexdigest()[:16]
+    assert (len(trace), digest) == (158, "700372ef0883f196")
 
 
 def test_a_negative_propensity_spread_is_refused() -> None:

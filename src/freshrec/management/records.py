@@ -3,16 +3,19 @@
 ``Records`` is what ``Engine.upsert_items``, ``patch_item``, ``upsert_users`` and their
 readers do. Every write is durable in the store before it reaches memory, and reaches
 memory under the engine's write lock; what can be prepared without the lock (parsing,
-keyword hashing, grown tables) is. The engine builds a ``Records`` over the online state
-it writes into and builds it again when that state is rebuilt (``Engine.forget_user``);
-the store, the locks and the write guard outlive it.
+keyword hashing, grown tables) is.
+
+The state written into is not held but asked for (``parts``), and only under a lock that a
+rebuild of the state also takes (``Engine.forget_user`` holds both record locks and swaps
+the state under the write lock): a write that waited behind a forget applies to the state
+the forget built, never to the one it threw away.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -34,40 +37,44 @@ from freshrec.write_guard import WriteGuard
 APPLY_CHUNK_ITEMS = 500
 
 
+class Targets(NamedTuple):
+    """What records are applied to: the engine's current online parts."""
+
+    state: OnlineState
+    content: ContentService  # item texts and stated tastes (validated, queued for encoding)
+    pipelines: Pipelines  # the new-user side (segments and stated tastes of profiles)
+
+
 class Records:
-    """Items and user profiles of one engine.
+    """Items and user profiles of one engine, for the engine's whole life.
 
     Args:
         store: where records are kept (written first).
-        state: the online state the records are applied to.
-        content: item texts and stated tastes (validated, queued for encoding).
-        pipelines: the new-user side (segments and stated tastes of profiles).
+        parts: the current targets; called only under ``catalogue_lock``,
+            ``profile_lock`` or ``lock`` (as a reader or the writer), which a rebuild of the
+            state holds while it swaps them.
         lock: the engine's read-write lock (applying takes it as the writer).
-        catalogue_lock: one item upsert at a time (re-entrant: a patch reads, merges and
-            upserts under it); shared with ``forget_user``, so it outlives this object.
-        profile_lock: the same for profiles.
         guard: whether writes are taken.
+
+    Attributes:
+        catalogue_lock: one item upsert at a time (re-entrant: a patch reads, merges and
+            upserts under it).
+        profile_lock: the same for profiles.
     """
 
     def __init__(
         self,
         store: Store,
-        state: OnlineState,
-        content: ContentService,
-        pipelines: Pipelines,
+        parts: Callable[[], Targets],
         lock: ReadWriteLock,
-        catalogue_lock: threading.RLock,
-        profile_lock: threading.RLock,
         guard: WriteGuard,
     ) -> None:
         self._store = store
-        self._state = state
-        self._content = content
-        self._pipelines = pipelines
+        self._parts = parts
         self._lock = lock
-        self._catalogue_lock = catalogue_lock
-        self._profile_lock = profile_lock
         self._guard = guard
+        self.catalogue_lock = threading.RLock()
+        self.profile_lock = threading.RLock()
 
     # -- items ----------------------------------------------------------------------------------
 
@@ -78,17 +85,19 @@ class Records:
         """
         self._guard.check()
         parsed = parse_all(items, parse_item, "items")
-        self._content.validate(parsed)
         # One upsert at a time: what is prepared off the write lock (grown tables) must not
         # race another upsert's rows.
-        with self._catalogue_lock:
+        with self.catalogue_lock:
+            self._guard.check()  # again: a forget that held the lock may have failed
+            state, content, _ = self._parts()
+            content.validate(parsed)
             self._store.upsert_items(parsed)
             # Applied in chunks, the write lock let go in between: answers get in during a
             # bulk upsert (each item is applied whole; a reader may see a prefix of the batch).
             for start in range(0, len(parsed), APPLY_CHUNK_ITEMS):
                 chunk = parsed[start : start + APPLY_CHUNK_ITEMS]
-                read = self._content.read_items(chunk)  # keyword hashing, off the lock
-                self._content.reserve(len(self._state.items) + len(chunk))
+                read = content.read_items(chunk)  # keyword hashing, off the lock
+                content.reserve(len(state.items) + len(chunk))
                 with self._lock.writing(), self._guard.applying_committed("items"):
                     self.apply_items(chunk, read)
         return len(parsed)
@@ -98,9 +107,10 @@ class Records:
 
         The caller holds the write lock (or owns the state alone, as a restore does).
         """
-        self._state.apply_items(items)
-        iidxs = [self._state.item_index(item.item_id) for item in items]
-        self._content.on_items(iidxs, items, read)
+        state, content, _ = self._parts()
+        state.apply_items(items)
+        iidxs = [state.item_index(item.item_id) for item in items]
+        content.on_items(iidxs, items, read)
 
     def list_bare_items(self, item_ids: Iterable[str]) -> int:
         """List each of ``item_ids`` that no upsert created yet as a bare item; return how many.
@@ -109,7 +119,8 @@ class Records:
         are the catalogue: items already listed are left as they are.
         """
         with self._lock.reading():
-            listed, index = self._state.catalog.listed, self._state.items.get
+            state = self._parts().state
+            listed, index = state.catalog.listed, state.items.get
             new = [
                 i for i in dict.fromkeys(item_ids) if (iidx := index(i)) is None or not listed[iidx]
             ]
@@ -122,7 +133,7 @@ class Records:
         until an upsert creates them (``upsert_items``; an admin may also hide them).
         """
         with self._lock.reading():
-            state = self._state
+            state = self._parts().state
             unlisted = np.flatnonzero(~state.catalog.listed)
             if not len(unlisted):
                 return []
@@ -134,7 +145,7 @@ class Records:
     def unlisted_count(self) -> int:
         """How many item ids were met only in events (``unlisted_items`` lists them)."""
         with self._lock.reading():  # the catalogue's mask, without the store's queries
-            return self._state.catalog.unlisted_count
+            return self._parts().state.catalog.unlisted_count
 
     def patch_item(self, item_id: str, changes: Mapping[str, Any]) -> Item:
         """Change only the given fields of an item (JSON Merge Patch); return it as stored.
@@ -146,11 +157,11 @@ class Records:
             ValidationError: the patch or the patched item is invalid (nothing changes).
         """
         check_id(item_id, "item_id")
-        with self._catalogue_lock:  # no upsert between the read and the write
+        with self.catalogue_lock:  # no upsert (nor a forget) between the read and the write
             stored = self._store.get_item(item_id)
             if stored is not None:
                 record = stored.to_dict()
-            elif self._state.items.get(item_id) is not None:
+            elif self.item_met(item_id):
                 record = {"item_id": item_id}
             else:
                 raise UnknownItemError(item_id)
@@ -158,6 +169,11 @@ class Records:
             parse_item(merged)  # refused here, the error names no batch index
             self.upsert_items([merged])
         return self.get_item(item_id)
+
+    def item_met(self, item_id: str) -> bool:
+        """Whether the online state knows ``item_id`` (from the catalogue or an event)."""
+        with self._lock.reading():
+            return self._parts().state.items.get(item_id) is not None
 
     def list_items(
         self, cursor: str | None = None, limit: int = 100, available: bool | None = None
@@ -184,7 +200,7 @@ class Records:
         """Validate and store user profiles (all or none); return how many were written."""
         self._guard.check()
         parsed = parse_all(users, parse_user, "users")
-        with self._profile_lock:  # not between a patch's read and write, nor in a forget
+        with self.profile_lock:  # not between a patch's read and write, nor in a forget
             self._guard.check()
             self._store.upsert_users(parsed)
             with self._lock.writing(), self._guard.applying_committed("users"):
@@ -192,10 +208,14 @@ class Records:
         return len(parsed)
 
     def apply_users(self, users: Sequence[User]) -> None:
-        """Segments from properties and stated tastes (``text``), for new-user answers."""
-        self._pipelines.apply_users(users)
+        """Segments from properties and stated tastes (``text``), for new-user answers.
+
+        The caller holds the write lock (or owns the state alone, as a restore does).
+        """
+        state, _, pipelines = self._parts()
+        pipelines.apply_users(users)
         if users:
-            self._state.catalogue_version += 1  # cached answers may depend on profiles
+            state.catalogue_version += 1  # cached answers may depend on profiles
 
     def get_user(self, user_id: str) -> User | None:
         """Return a stored user profile, or None."""
@@ -211,7 +231,7 @@ class Records:
             ValidationError: the patch or the patched profile is invalid (nothing changes).
         """
         check_id(user_id, "user_id")
-        with self._profile_lock:
+        with self.profile_lock:
             stored = self._store.get_user(user_id)
             if stored is None and self.user_event_count(user_id) == 0:
                 raise NotFoundError(f"unknown user_id {user_id!r}", "user_id")
@@ -226,8 +246,9 @@ class Records:
     def user_event_count(self, user_id: str) -> int:
         """How many of the user's events the online state holds (0 for an unknown user)."""
         with self._lock.reading():
-            uidx = self._state.users.get(check_id(user_id, "user_id"))
-            history = self._state.histories.get(uidx) if uidx is not None else None
+            state = self._parts().state
+            uidx = state.users.get(check_id(user_id, "user_id"))
+            history = state.histories.get(uidx) if uidx is not None else None
             return history.events if history is not None else 0
 
     def user_events(self, user_id: str, limit: int = 100) -> list[tuple[int, Event]]:
@@ -238,7 +259,7 @@ class Records:
         check_id(user_id, "user_id")
         check_n(limit, "limit")
         with self._lock.reading():
-            state = self._state
+            state = self._parts().state
             uidx = state.users.get(user_id)
             if uidx is None:
                 return []
