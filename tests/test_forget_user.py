@@ -8,6 +8,8 @@ retrain, and after a restart) must be what B answers.
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from conftest import catalogue, generate_events, small_config
 from freshrec import Engine
 from freshrec.engine import DB_FILE, MEASUREMENT_FILE
+from freshrec.errors import UnknownItemError
 
 VICTIM = "u3"
 # small_config's factors, warm-starting retrains (the default) so a leak through them shows.
@@ -224,11 +227,6 @@ def test_writes_waiting_behind_a_forget_reach_the_rebuilt_state(
     tmp_path: Path, events: list[dict[str, Any]]
 ) -> None:
     """An upsert or patch that waited for a forget applies to the state the forget built."""
-    import threading
-    import time
-
-    from freshrec.errors import UnknownItemError
-
     full, without = _twins(tmp_path, events)
     without.close()
     with full:

@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 
 class WriteGuard:
-    """Closed or degraded engines refuse writes; reads go on in both cases."""
+    """Closed or degraded engines refuse writes; reads go on in both cases.
+
+    Attributes:
+        closed: set by the engine's ``close`` once nothing is half applied.
+    """
 
     def __init__(self) -> None:
         self.closed = False
